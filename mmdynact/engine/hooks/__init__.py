@@ -1,0 +1,3 @@
+from .dyrelu_temperature_hook import DyReLUTemperatureHook
+
+__all__ = ['DyReLUTemperatureHook']

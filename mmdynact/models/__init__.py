@@ -1,0 +1,1 @@
+from .activations import *  # noqa: F401,F403

@@ -1,0 +1,177 @@
+"""DY-ReLU: piecewise-linear activations whose pieces depend on the input.
+
+Chen et al., "Dynamic ReLU", ECCV 2020 (arXiv:2003.10027)::
+
+    y_c = max_k (a_c^k(x) * x_c + b_c^k(x)),    k = 1..K
+
+A hyper-function of the whole input produces the coefficients: global
+average pooling -> Linear(C, C/R) -> ReLU -> Linear -> ``2 sigmoid(.) - 1``
+gives residuals in (-1, 1), and
+
+    a^k = alpha^k + lambda_a * delta_a^k,   b^k = beta^k + lambda_b * delta_b^k
+
+with ``alpha = (1, 0), beta = (0, 0)`` by default, so the static part is ReLU.
+
+* DY-ReLU-A: one set of coefficients for all channels.
+* DY-ReLU-B: coefficients per channel.
+* DY-ReLU-C: per channel and position: B's coefficients times a spatial
+  attention ``pi = min(gamma * softmax(z / tau), 1)`` over the H*W positions,
+  ``z`` from a 1x1 conv + BN, ``gamma = H*W / 3``, ``tau`` a temperature that
+  is annealed during training (see ``DyReLUTemperatureHook``).
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from mmdynact.ops import piecewise_linear_max
+from .base import ChannelActivation
+
+
+class _DyReLU(ChannelActivation):
+    """Shared part of DY-ReLU-A/B/C: the coefficient hyper-function.
+
+    Args:
+        channels: Input channels ``C``.
+        k: Number of linear pieces ``K``.
+        reduction: Reduction ratio ``R`` of the hidden layer (``C // R``
+            units, at least 1).
+        lambda_a, lambda_b: Ranges of the slope and intercept residuals.
+        init_a, init_b: Static slopes ``alpha`` and intercepts ``beta``, one
+            per piece.
+        inplace: Ignored (see :class:`ChannelActivation`).
+    """
+
+    #: whether all channels share one set of coefficients (DY-ReLU-A)
+    shared_coefficients = False
+    input_ranks = (3, 4)
+
+    def __init__(self,
+                 channels: Optional[int] = None,
+                 k: int = 2,
+                 reduction: int = 4,
+                 lambda_a: float = 1.0,
+                 lambda_b: float = 0.5,
+                 init_a: Sequence[float] = (1.0, 0.0),
+                 init_b: Sequence[float] = (0.0, 0.0),
+                 inplace: bool = False) -> None:
+        super().__init__(channels, inplace)
+        name = type(self).__name__
+        if k < 1 or len(init_a) != k or len(init_b) != k:
+            raise ValueError(f'{name}: init_a and init_b need k={k} values '
+                             f'each, got {tuple(init_a)} and {tuple(init_b)}')
+        if reduction < 1:
+            raise ValueError(f'{name}: reduction must be >= 1, '
+                             f'got {reduction}')
+        self.k = k
+        self.lambda_a = lambda_a
+        self.lambda_b = lambda_b
+        self.coef_channels = 1 if self.shared_coefficients else channels
+        hidden = max(channels // reduction, 1)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, 2 * k * self.coef_channels)
+        self.register_buffer(
+            'init_a', torch.tensor(init_a, dtype=torch.float),
+            persistent=False)
+        self.register_buffer(
+            'init_b', torch.tensor(init_b, dtype=torch.float),
+            persistent=False)
+
+    def coefficients(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """Slopes and intercepts ``(a, b)`` for ``x``, each ``(N, C', K)``.
+
+        ``C' = C``, or 1 for DY-ReLU-A. For DY-ReLU-C these are the values
+        before the spatial attention.
+        """
+        self.check_input(x)
+        pooled = x.mean(dim=tuple(range(2, x.dim())))
+        residual = 2 * torch.sigmoid(self.fc2(F.relu(self.fc1(pooled)))) - 1
+        residual = residual.view(x.shape[0], self.coef_channels, 2, self.k)
+        a = self.init_a + self.lambda_a * residual[:, :, 0]
+        b = self.init_b + self.lambda_b * residual[:, :, 1]
+        return a, b
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, b = self.coefficients(x)
+        return piecewise_linear_max(x, a, b)
+
+    def extra_repr(self) -> str:
+        return (f'channels={self.channels}, k={self.k}, '
+                f'lambda_a={self.lambda_a}, lambda_b={self.lambda_b}')
+
+
+@MODELS.register_module()
+class DyReLUA(_DyReLU):
+    """DY-ReLU-A: ``y = max_k(a^k x + b^k)``, one ``(a, b)`` for all channels.
+
+    Accepts ``(N, C, H, W)`` and ``(N, C, L)``. See :mod:`.dyrelu`.
+    """
+    shared_coefficients = True
+
+
+@MODELS.register_module()
+class DyReLUB(_DyReLU):
+    """DY-ReLU-B: ``y_c = max_k(a_c^k x_c + b_c^k)``, per-channel pieces.
+
+    Accepts ``(N, C, H, W)`` and ``(N, C, L)``. See :mod:`.dyrelu`.
+    """
+
+
+@MODELS.register_module()
+class DyReLUC(_DyReLU):
+    """DY-ReLU-C: ``y = pi * max_k(a_c^k x + b_c^k)``, per channel+position.
+
+    ``pi = min(gamma * softmax(z / tau), 1)`` over the H*W positions,
+    ``z = BN(Conv1x1(x))``, ``gamma = H*W / 3``. Accepts ``(N, C, H, W)``.
+    Since ``pi > 0``, scaling the coefficients by it is the same as scaling
+    the max.
+
+    Args:
+        temperature: Initial softmax temperature ``tau`` (the paper anneals it
+            from about 10 to 1 early in training; see
+            ``DyReLUTemperatureHook``). Stored in the state dict.
+        norm_cfg: Norm layer after the 1x1 conv of the spatial attention.
+        **kwargs: As for :class:`DyReLUB`.
+    """
+    input_ranks = (4, )
+
+    def __init__(self,
+                 channels: Optional[int] = None,
+                 temperature: float = 1.0,
+                 norm_cfg: Optional[dict] = dict(type='BN'),
+                 **kwargs) -> None:
+        super().__init__(channels, **kwargs)
+        self.spatial_conv = nn.Conv2d(self.channels, 1, 1)
+        self.spatial_norm = (
+            build_norm_layer(norm_cfg, 1)[1] if norm_cfg else nn.Identity())
+        self.register_buffer('_temperature', torch.tensor(1.0))
+        self.temperature = temperature
+
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature ``tau`` of the spatial attention."""
+        return float(self._temperature)
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f'DyReLUC: temperature must be > 0, got {value}')
+        self._temperature.fill_(value)
+
+    def spatial_attention(self, x: Tensor) -> Tensor:
+        """``pi = min(gamma softmax(z / tau), 1)``, shaped ``(N, 1, H, W)``."""
+        self.check_input(x)
+        z = self.spatial_norm(self.spatial_conv(x))
+        gamma = z.shape[2] * z.shape[3] / 3
+        attention = torch.softmax(z.flatten(1) / self._temperature, dim=1)
+        return (gamma * attention).clamp(max=1).view_as(z)
+
+    def forward(self, x: Tensor) -> Tensor:
+        a, b = self.coefficients(x)
+        return piecewise_linear_max(x, a, b, self.spatial_attention(x))
+
+    def extra_repr(self) -> str:
+        return f'{super().extra_repr()}, temperature={self.temperature:g}'

@@ -1,0 +1,13 @@
+"""Test defaults: eager kernels (the fused path has its own tests), seeded."""
+import pytest
+import torch
+
+from mmdynact.ops import set_backend
+
+
+@pytest.fixture(autouse=True)
+def _eager_and_seeded():
+    set_backend('eager')
+    torch.manual_seed(0)
+    yield
+    set_backend('eager')
