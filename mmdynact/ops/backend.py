@@ -87,12 +87,13 @@ class FusedKernel:
 
     def __call__(self, *args, **kwargs):
         backend = get_backend()
-        device_type = args[0].device.type
-        if (backend == 'eager' or torch.compiler.is_compiling()
-                or device_type in self._unavailable):
+        if backend == 'eager' or torch.compiler.is_compiling():
             return self.fn(*args, **kwargs)
         if backend == 'compiled':
             return self.compiled(*args, **kwargs)
+        device_type = args[0].device.type
+        if device_type in self._unavailable:
+            return self.fn(*args, **kwargs)
         try:
             return self.compiled(*args, **kwargs)
         except Exception as exc:  # compiler missing or broken: stay correct
