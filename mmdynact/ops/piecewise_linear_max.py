@@ -47,15 +47,12 @@ def _forward(x: Tensor, a: Tensor, b: Tensor,
 
 
 @fused_kernel
-def _backward(x: Tensor, a: Tensor, b: Tensor, pi: Optional[Tensor],
-              grad_y: Tensor, need_x: bool, need_coef: bool, need_pi: bool):
-    x3, grad3 = x.flatten(2), grad_y.flatten(2)
+def _backward(x: Tensor, a: Tensor, b: Tensor, grad_y: Tensor,
+              need_x: bool, need_coef: bool):
+    """Gradients of ``max_k(a_k x + b_k)`` for ``x``, ``a`` and ``b``."""
+    x3, grad = x.flatten(2), grad_y.flatten(2)
     values = _pieces(x3, a, b)
     best = _maximum(values)
-    grad_pi = None
-    if need_pi:
-        grad_pi = (grad3 * best).sum(1, keepdim=True).to(pi.dtype).view_as(pi)
-    grad = grad3 if pi is None else grad3 * pi.flatten(2)
     # the winning piece of every element (the first one on ties)
     chosen, taken = [], None
     for value in values:
@@ -80,9 +77,21 @@ def _backward(x: Tensor, a: Tensor, b: Tensor, pi: Optional[Tensor],
             torch.where(wins, grad, 0).sum(dims, dtype=b.dtype)
             for wins in chosen
         ], -1).view_as(b)
-    return grad_x, grad_a, grad_b, grad_pi
+    return grad_x, grad_a, grad_b
 
 
+@fused_kernel
+def _grad_pi(x: Tensor, a: Tensor, b: Tensor, grad_y: Tensor,
+             pi: Tensor) -> Tensor:
+    """Gradient of ``pi * max_k(a_k x + b_k)`` for ``pi``."""
+    best = _maximum(_pieces(x.flatten(2), a, b))
+    grad_pi = (grad_y.flatten(2) * best).sum(1, keepdim=True)
+    return grad_pi.to(pi.dtype).view_as(pi)
+
+
+# Backward of the scaled form runs as two simple kernels (the gradient of pi,
+# then the unscaled backward of pi * grad_y): inductor fuses one kernel with
+# both reduction directions (channels, positions) far worse.
 class _PiecewiseLinearMax(torch.autograd.Function):
 
     @staticmethod
@@ -96,8 +105,13 @@ class _PiecewiseLinearMax(torch.autograd.Function):
     def backward(ctx, grad_y: Tensor):
         x, a, b, pi = ctx.saved_tensors
         need_x, need_a, need_b, need_pi = ctx.needs_input_grad
-        grad_x, grad_a, grad_b, grad_pi = _backward(
-            x, a, b, pi, grad_y, need_x, need_a or need_b, bool(need_pi))
+        grad_pi = None
+        if pi is not None:
+            if need_pi:
+                grad_pi = _grad_pi(x, a, b, grad_y, pi)
+            grad_y = grad_y * pi
+        grad_x, grad_a, grad_b = _backward(x, a, b, grad_y, need_x, need_a
+                                           or need_b)
         return grad_x, grad_a, grad_b, grad_pi
 
 

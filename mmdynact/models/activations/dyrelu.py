@@ -27,7 +27,8 @@ from mmcv.cnn import build_norm_layer
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from mmdynact.ops import piecewise_linear_max
+from mmdynact.ops import (bounded_softmax, channel_projection,
+                          piecewise_linear_max)
 from .base import ChannelActivation
 
 
@@ -164,10 +165,9 @@ class DyReLUC(_DyReLU):
     def spatial_attention(self, x: Tensor) -> Tensor:
         """``pi = min(gamma softmax(z / tau), 1)``, shaped ``(N, 1, H, W)``."""
         self.check_input(x)
-        z = self.spatial_norm(self.spatial_conv(x))
-        gamma = z.shape[2] * z.shape[3] / 3
-        attention = torch.softmax(z.flatten(1) / self._temperature, dim=1)
-        return (gamma * attention).clamp(max=1).view_as(z)
+        conv = self.spatial_conv  # a 1x1 conv to one channel, run fused
+        z = self.spatial_norm(channel_projection(x, conv.weight, conv.bias))
+        return bounded_softmax(z, self._temperature)
 
     def forward(self, x: Tensor) -> Tensor:
         a, b = self.coefficients(x)
