@@ -1,0 +1,6 @@
+# FReLU ResNet-50 on ImageNet-1k, FReLU paper's placement and recipe.
+_base_ = [
+    '../_base_/act-resnet50_8xb32-linear-120e_in1k.py',
+    '../_base_/resnet_placements.py'
+]
+model = dict(backbone=dict(**_base_.frelu))

@@ -1,0 +1,124 @@
+"""FLOP and parameter counting of mmdynact's layers and models."""
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS
+from torch import nn
+
+from mmdynact.analysis import (complexity, count, flop_analyzer,
+                               model_for_analysis, relu_twin,
+                               unhandled_python_ops)
+from mmdynact.models import (AconA, AconB, AconC, ChannelActivation,
+                             DyReLUA, DyReLUB, DyReLUC, FReLU, MetaAconC)
+
+REPO = Path(__file__).resolve().parents[1]
+C, H, W = 8, 4, 4
+NUMEL = C * H * W  # one sample
+POOL = NUMEL  # global average pooling: one add per element
+
+
+def dyrelu_hyper(coefficients: int) -> int:
+    """Pooling + FC(C, C/4) + FC(C/4, 2K C') + sigmoid."""
+    hidden = C // 4
+    return POOL + C * hidden + hidden * coefficients + coefficients
+
+
+@pytest.mark.parametrize(
+    'layer, expected',
+    [
+        # funnel: depthwise 3x3 conv, then BN affine + max per element
+        (FReLU(C), NUMEL * 9 + NUMEL * 2),
+        # K=2 pieces + 1 max per element; A shares 2K coefficients
+        (DyReLUA(C), dyrelu_hyper(4) + NUMEL * 3),
+        (DyReLUB(C), dyrelu_hyper(4 * C) + NUMEL * 3),
+        # + spatial attention: 1x1 conv to one channel, BN (2 per element in
+        # mmengine), softmax, and the multiplication by pi
+        (DyReLUC(C),
+         dyrelu_hyper(4 * C) + NUMEL + 2 * H * W + 3 * H * W + NUMEL * 4),
+        (AconA(C), NUMEL * 5),
+        (AconB(C), NUMEL * 5),
+        (AconC(C), NUMEL * 5),
+        # switching network: pooling, 1x1 convs C->16->C, sigmoid
+        (MetaAconC(C), POOL + C * 16 * 2 + C + NUMEL * 5),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else '')
+def test_layer_flops_count_every_part(layer, expected):
+    x = torch.randn(1, C, H, W)
+    assert unhandled_python_ops(layer.eval(), (x, )) == []
+    flops, params = count(layer, (x, ))
+    assert flops == expected
+    assert params == sum(p.numel() for p in layer.parameters())
+
+
+def small_resnet(**kwargs) -> nn.Module:
+    return MODELS.build(
+        dict(type='ActResNet', depth=50, stem_channels=16, base_channels=8,
+             **kwargs))
+
+
+def test_relu_twin_is_the_plain_resnet():
+    from mmpretrain.models import ResNet
+    model = small_resnet(act_cfg=dict(type='MetaAconC'))
+    twin = relu_twin(model)
+    assert not any(isinstance(m, ChannelActivation) for m in twin.modules())
+    assert any(isinstance(m, MetaAconC) for m in model.modules())
+    inputs = (torch.randn(1, 3, 64, 64), )
+    plain = ResNet(depth=50, stem_channels=16, base_channels=8)
+    assert count(twin, inputs) == count(plain, inputs)
+
+
+def test_overhead_is_the_activation_layers():
+    model = small_resnet(
+        act_cfg=dict(type='FReLU'), act_positions=('conv2', ))
+    inputs = (torch.randn(1, 3, 64, 64), )
+    result = complexity(model, inputs)
+    funnels = [m for m in model.modules() if isinstance(m, FReLU)]
+    assert result.params - result.relu_params == sum(
+        p.numel() for f in funnels for p in f.parameters())
+    # each FReLU: 9 MACs (depthwise 3x3) + 2 per element of its input
+    sizes = []
+    handles = [
+        f.register_forward_hook(lambda m, args, out: sizes.append(
+            args[0].numel())) for f in funnels
+    ]
+    model.eval()
+    model(*inputs)
+    for handle in handles:
+        handle.remove()
+    extra = 11 * sum(sizes)
+    assert result.flops - result.relu_flops == extra
+    assert 0 < result.flops_overhead < 0.2
+
+
+def test_flop_analyzer_reports_our_ops_by_operator():
+    analyzer = flop_analyzer(DyReLUC(C).eval(), (torch.randn(1, C, H, W), ))
+    ops = analyzer.by_operator()
+    assert ops['PythonOp._PiecewiseLinearMax'] == NUMEL * 4
+    assert ops['PythonOp._ChannelProjection'] == NUMEL
+
+
+def test_model_for_analysis_drops_the_checkpoint_and_traces_tensor_mode():
+    cfg = Config.fromfile(
+        str(REPO / 'configs/frelu/retinanet_r50-frelu_fpn_1x_coco.py'))
+    model, inputs = model_for_analysis(cfg, (64, 64))
+    assert inputs[0].shape == (1, 3, 64, 64)
+    assert model.model.backbone.init_cfg is None
+    cls_scores, bbox_preds = model(*inputs)
+    assert len(cls_scores) == len(bbox_preds) == 5
+
+
+def test_get_flops_tool_prints_the_overhead(monkeypatch, capsys):
+    config = REPO / 'configs/acon/shufflenet-v2-0.5x_acon-c_16xb64_in1k.py'
+    monkeypatch.setattr(sys, 'argv', [
+        'get_flops.py',
+        str(config), '--shape', '32', '32'
+    ])
+    runpy.run_path(
+        str(REPO / 'tools/analysis_tools/get_flops.py'), run_name='__main__')
+    out = capsys.readouterr().out
+    assert 'input (1, 3, 32, 32)' in out
+    assert 'FLOPs overhead: +' in out and 'Params overhead: +' in out

@@ -1,0 +1,164 @@
+"""Every config loads, builds its model on CPU and trains one step."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import HOOKS, MODELS, DefaultScope
+
+REPO = Path(__file__).resolve().parents[1]
+FAMILIES = ('frelu', 'acon', 'dyrelu')  # the papers' experiments
+CONFIGS = sorted(p for family in FAMILIES
+                 for p in (REPO / 'configs' / family).glob('*.py'))
+SIZE = 32  # tiny images
+
+
+def config_id(path: Path) -> str:
+    return f'{path.parent.name}/{path.stem}'
+
+
+def load(path: Path) -> Config:
+    cfg = Config.fromfile(str(path))
+    assert cfg.custom_imports == dict(
+        imports=['mmdynact'], allow_failed_imports=False)
+    return cfg
+
+
+def without_checkpoint(cfg: Config) -> Config:
+    """The config with its backbone's Pretrained init removed."""
+    init_cfg = cfg.model.backbone.get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+        cfg.model.backbone.init_cfg = None
+    return cfg
+
+
+def image(rng: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, 256, (3, SIZE, SIZE), generator=rng,
+                         dtype=torch.uint8)
+
+
+def fake_cls_batch(rng):
+    from mmpretrain.structures import DataSample
+    return dict(
+        inputs=[image(rng) for _ in range(2)],
+        data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])
+
+
+def fake_det_batch(rng):
+    from mmdet.testing import demo_mm_inputs
+    return demo_mm_inputs(2, [[3, SIZE, SIZE]] * 2, num_items=[3, 2],
+                          num_classes=80)
+
+
+def fake_seg_batch(rng):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample(metainfo=dict(
+            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
+            pad_shape=(SIZE, SIZE)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(
+            0, 19, (1, SIZE, SIZE), generator=rng))
+        samples.append(sample)
+    return dict(inputs=[image(rng) for _ in range(2)], data_samples=samples)
+
+
+def fake_pose_batch(rng):
+    from mmpose.testing import get_packed_inputs
+    # MobileNetV2 (stride 32) + three x2 deconvs: 32x32 -> 8x8 heatmaps
+    return get_packed_inputs(
+        batch_size=2,
+        img_shape=(SIZE, SIZE),
+        input_size=(SIZE, SIZE),
+        heatmap_size=(SIZE // 4, SIZE // 4),
+        with_reg_label=False,
+        with_simcc_label=False)
+
+
+FAKE_BATCH = dict(
+    mmpretrain=fake_cls_batch,
+    mmdet=fake_det_batch,
+    mmseg=fake_seg_batch,
+    mmpose=fake_pose_batch)
+
+
+def test_configs_are_found():
+    assert {p.parent.name for p in CONFIGS} == set(FAMILIES)
+    assert len(CONFIGS) == 21
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=config_id)
+def test_config_trains_one_step_on_cpu(path):
+    cfg = without_checkpoint(load(path))
+    scope = cfg.default_scope
+    if scope == 'mmseg':  # the config pads to the 512x1024 crop
+        cfg.model.data_preprocessor.size = (SIZE, SIZE)
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+        for hook in cfg.get('custom_hooks', []):
+            HOOKS.build(hook)
+    model.train()
+    rng = torch.Generator().manual_seed(0)
+    data = model.data_preprocessor(FAKE_BATCH[scope](rng), True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    assert torch.isfinite(loss)
+    loss.backward()
+    grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all()
+                         for g in grads)
+
+
+PRETRAINED = [
+    p for p in CONFIGS
+    if p.stem.startswith(('retinanet', 'pspnet'))
+]
+
+
+@pytest.mark.parametrize('path', PRETRAINED, ids=config_id)
+def test_missing_imagenet_checkpoint_fails_at_build(path, tmp_path):
+    cfg = load(path)
+    init_cfg = cfg.model.backbone.init_cfg
+    # by default, where the matching ImageNet config saves its last epoch
+    imagenet_config = init_cfg.checkpoint.split('/')[1]
+    assert (REPO / 'configs' / path.parent.name /
+            f'{imagenet_config}.py').exists()
+    assert init_cfg.prefix == 'backbone.'
+    init_cfg.checkpoint = str(tmp_path / 'missing.pth')
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        with pytest.raises(FileNotFoundError, match='is not a file'):
+            MODELS.build(cfg.model)
+
+
+def test_acon_parameters_get_no_weight_decay():
+    cfg = without_checkpoint(
+        load(REPO / 'configs/acon/resnet50_acon-c_8xb32_in1k.py'))
+    cfg.model.backbone.update(depth=18, act_positions=('conv1', ))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    decay = {
+        id(p): group['weight_decay']
+        for group in optim.param_groups for p in group['params']
+    }
+    act = model.backbone.layer1[0].act['conv1']
+    assert all(decay[id(p)] == 0 for p in (act.p1, act.p2, act.beta))
+    assert decay[id(model.backbone.layer1[0].conv1.weight)] == 1e-4
+
+
+def test_dyrelu_pose_config_puts_dyrelu_c_in_the_head():
+    from mmdynact.models import DyReLUB, DyReLUC
+    cfg = without_checkpoint(load(
+        REPO / 'configs/dyrelu/td-hm_mobilenetv2-dyrelu_8xb64-210e_coco-'
+        '256x192.py'))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    head_acts = [m for m in model.head.deconv_layers if isinstance(m, DyReLUC)]
+    assert [a.channels for a in head_acts] == [256, 256, 256]
+    assert not any(isinstance(m, torch.nn.ReLU) for m in model.head.modules())
+    assert any(isinstance(m, DyReLUB) for m in model.backbone.modules())
+    assert [h.type for h in cfg.custom_hooks] == [
+        'SyncBuffersHook', 'DyReLUTemperatureHook'
+    ]
