@@ -15,7 +15,10 @@ frelu_partial = dict(frelu, act_positions=('conv2', ))
 # block.
 acon_c = dict(
     act_cfg=dict(type='AconC'), act_positions=('conv2', ), act_stages=None)
-meta_acon = dict(acon_c, act_cfg=dict(type='MetaAconC'))
+# Meta-ACON as the official code: batch norms inside the switching network
+# G (r=16); with norm_eval=True (detection) they use their running stats.
+meta_acon = dict(
+    acon_c, act_cfg=dict(type='MetaAconC', r=16, norm_cfg=dict(type='BN')))
 # DY-ReLU-B (Chen et al., ECCV 2020): every activation, stem included.
 dyrelu_b = dict(
     act_cfg=dict(type='DyReLUB'), act_positions=None, act_stages=None)

@@ -1,4 +1,7 @@
-# Meta-ACON ShuffleNetV2 0.5x on ImageNet-1k (r=16, no norms in the
-# switching network).
+# Meta-ACON ShuffleNetV2 0.5x on ImageNet-1k: r=8 with batch norms in the
+# switching network, as the official code (converted official checkpoints
+# load; see tools/model_converters).
 _base_ = './shufflenet-v2-0.5x_acon-c_16xb64_in1k.py'
-model = dict(backbone=dict(act_cfg=dict(type='MetaAconC')))
+model = dict(
+    backbone=dict(
+        act_cfg=dict(type='MetaAconC', r=8, norm_cfg=dict(type='BN'))))
