@@ -20,15 +20,16 @@ DEFAULT_PORT = '29500'
 
 
 def _slurm_env(port: Optional[int]) -> Dict[str, str]:
-    node_list = os.environ['SLURM_NODELIST']
-    first_node = subprocess.getoutput(
-        f'scontrol show hostname {node_list} | head -n1')
-    return dict(
+    env = dict(
         RANK=os.environ['SLURM_PROCID'],
         WORLD_SIZE=os.environ['SLURM_NTASKS'],
         LOCAL_RANK=os.environ.get('SLURM_LOCALID', '0'),
-        MASTER_ADDR=os.environ.get('MASTER_ADDR', first_node),
         MASTER_PORT=str(port or os.environ.get('MASTER_PORT', DEFAULT_PORT)))
+    if 'MASTER_ADDR' not in os.environ:  # the job's first node
+        env['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {os.environ["SLURM_NODELIST"]} | '
+            'head -n1')
+    return env
 
 
 def _mpi_env(port: Optional[int]) -> Dict[str, str]:

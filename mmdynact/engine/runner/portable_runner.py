@@ -59,7 +59,8 @@ class PortableRunner(Runner):
         if issubclass(MODEL_WRAPPERS.get(wrapper_cfg['type']),
                       DistributedDataParallel):
             wrapper_cfg['device_ids'] = None
-        return MODEL_WRAPPERS.build(wrapper_cfg, default_args=dict(module=model))
+        return MODEL_WRAPPERS.build(
+            wrapper_cfg, default_args=dict(module=model))
 
 
 def _on_cpu() -> bool:

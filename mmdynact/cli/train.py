@@ -1,0 +1,63 @@
+"""``tools/train.py``: train a model from a config of any of the toolboxes."""
+import argparse
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config
+
+from .common import add_common_arguments, build_runner, load_config
+from .common import parse_args as parse
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The options of ``tools/train.py``."""
+    parser = argparse.ArgumentParser(
+        description='Train a model of mmdet, mmseg, mmpretrain or mmpose '
+        "(the config's default_scope) with mmdynact's layers available")
+    add_common_arguments(parser)
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        help='resume from CHECKPOINT (model, optimizer, schedulers, '
+        'iteration, message hub); without CHECKPOINT, from the latest one '
+        'in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='automatic mixed precision (needs a GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by total batch size / '
+        'auto_scale_lr.base_batch_size')
+    args = parse(parser, argv)
+    if args.amp and not torch.cuda.is_available():
+        parser.error("--amp needs a GPU: mmengine's AmpOptimWrapper runs on "
+                     'CUDA (or NPU/MLU/MUSA) devices only')
+    return args
+
+
+def apply_train_options(cfg: Config, args: argparse.Namespace) -> None:
+    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to ``cfg``."""
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise KeyError(
+                '--auto-scale-lr needs auto_scale_lr.base_batch_size in the '
+                'config: the total batch size its learning rate is meant '
+                'for, e.g. auto_scale_lr = dict(base_batch_size=16)')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Train as ``tools/train.py`` does with ``argv``."""
+    args = parse_args(argv)
+    cfg, _ = load_config(args)
+    apply_train_options(cfg, args)
+    build_runner(cfg).train()

@@ -1,0 +1,125 @@
+"""mmdynact.engine.runner: CPU distributed runs, checkpoint loading/saving."""
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from mmengine.fileio import LocalBackend, get_file_backend, register_backend
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel, MMDistributedDataParallel
+from mmengine.runner import CheckpointLoader, save_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint, load_from_local
+from torch import nn
+
+from mmdynact.engine import (AtomicLocalBackend, PortableRunner,
+                             launcher_env, trust_local_checkpoints,
+                             write_atomically, write_local_files_atomically)
+
+
+class SyncBNModel(BaseModel):
+    """A conv and a SyncBN, as configs written for GPU clusters have."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.norm = nn.SyncBatchNorm(4)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.norm(self.conv(inputs))
+
+
+@pytest.fixture
+def single_process_group_env(monkeypatch):
+    """torchrun's variables for a one-process job; the group is torn down."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for key, value in dict(RANK=0, LOCAL_RANK=0, WORLD_SIZE=1,
+                           MASTER_ADDR='127.0.0.1', MASTER_PORT=port).items():
+        monkeypatch.setenv(key, str(value))
+    yield
+    if torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU code path')
+@pytest.mark.parametrize('wrapper_cfg', [
+    None, dict(type='MMDistributedDataParallel', find_unused_parameters=True)
+])
+def test_distributed_runner_on_cpu_uses_gloo_ddp_without_devices_and_bn(
+        wrapper_cfg, single_process_group_env, tmp_path):
+    runner = PortableRunner(
+        model=SyncBNModel(),
+        work_dir=str(tmp_path),
+        launcher='pytorch',
+        cfg=dict(model_wrapper_cfg=wrapper_cfg),
+        env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
+    assert torch_dist.get_backend() == 'gloo'
+    assert isinstance(runner.model, MMDistributedDataParallel)
+    assert runner.model.device_ids is None
+    assert not any(
+        isinstance(m, nn.SyncBatchNorm) for m in runner.model.modules())
+    assert isinstance(runner.model.module.norm,
+                      nn.modules.batchnorm._BatchNorm)
+    runner.model(torch.randn(2, 3, 8, 8)).sum().backward()
+
+
+def test_slurm_and_mpi_variables_become_torchrun_variables(monkeypatch):
+    for key, value in dict(SLURM_PROCID=3, SLURM_NTASKS=4, SLURM_LOCALID=1,
+                           SLURM_NODELIST='n[1-2]', MASTER_ADDR='n1',
+                           OMPI_COMM_WORLD_RANK=2, OMPI_COMM_WORLD_SIZE=4,
+                           OMPI_COMM_WORLD_LOCAL_RANK=0).items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.delenv('MASTER_PORT', raising=False)
+    assert launcher_env('slurm', port=29999) == dict(
+        RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_PORT='29999')
+    assert launcher_env('mpi') == dict(
+        RANK='2', WORLD_SIZE='4', LOCAL_RANK='0', MASTER_PORT='29500')
+    assert launcher_env('pytorch') == {}
+    monkeypatch.delenv('MASTER_ADDR')
+    with pytest.raises(KeyError, match='MASTER_ADDR'):
+        launcher_env('mpi')
+
+
+def test_write_atomically_keeps_the_old_file_when_writing_fails(
+        tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    write_atomically(b'old', target)
+
+    def power_cut(fd):
+        raise OSError('disk full')
+
+    monkeypatch.setattr(os, 'fsync', power_cut)
+    with pytest.raises(OSError, match='disk full'):
+        write_atomically(b'new, half written', target)
+    assert target.read_bytes() == b'old'
+    assert [p.name for p in tmp_path.iterdir()] == ['epoch_1.pth']
+
+
+@pytest.fixture
+def restore_local_io():
+    yield
+    register_backend('local', LocalBackend, force=True, prefixes='')
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_from_local, force=True)
+
+
+def test_checkpoints_saved_atomically_and_loaded_with_torch_2_6(
+        tmp_path, restore_local_io):
+    hub = MessageHub.get_instance('test_checkpoint_io')
+    hub.update_scalar('train/loss', 1.5)
+    checkpoint = dict(state_dict=nn.Linear(2, 2).state_dict(),
+                      message_hub=hub.state_dict())
+    path = str(tmp_path / 'ckpt.pth')
+    write_local_files_atomically()
+    assert isinstance(get_file_backend(path), AtomicLocalBackend)
+    save_checkpoint(checkpoint, path)
+    # torch >= 2.6 refuses mmengine's message hub with weights_only=True
+    with pytest.raises(Exception, match='[Ww]eights only load failed'):
+        _load_checkpoint(path)
+    trust_local_checkpoints()
+    loaded = _load_checkpoint(path)
+    assert torch.equal(loaded['state_dict']['weight'],
+                       checkpoint['state_dict']['weight'])
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 1.5
