@@ -21,7 +21,7 @@ from torch import Tensor
 from .conversion import Conversion
 from .official_acon import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
                             rename_acon_tensor)
-from .state_dict_ops import fold_conv_bias
+from .state_dict_ops import fold_conv_bias, reject_unknown_keys
 
 #: (block type, blocks per stage) -> depth
 DEPTHS: Dict[Tuple[str, Tuple[int, ...]], int] = {
@@ -53,12 +53,9 @@ def convert_acon_resnet(official: Dict[str, Tensor]) -> Conversion:
     Returns:
         The mmpretrain classifier tensors and the ``ActResNet`` config.
     """
-    unknown = [key for key in official if not _OFFICIAL_KEY.fullmatch(key)]
-    if unknown:
-        raise KeyError(
-            f'unexpected keys for an official ACON ResNet: {unknown[:10]}'
-            f'{" ..." if len(unknown) > 10 else ""} (expected conv1, bn1, '
-            'layer1-4 blocks with conv/bn/downsample/acon, fc)')
+    reject_unknown_keys(
+        official, _OFFICIAL_KEY, 'ACON ResNet',
+        'conv1, bn1, layer1-4 blocks with conv/bn/downsample/acon, fc')
     state = OrderedDict(official)
     blocks = sorted({match.group(1) for match in map(_BLOCK.match, state)
                      if match})

@@ -23,7 +23,7 @@ from .conversion import Conversion
 from .official_acon import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
                             rename_acon_tensor)
 from .shufflenet_v2_channels import LAST, STEM, shufflenet_v2_channel_maps
-from .state_dict_ops import NORM_VECTORS, fold_conv_bias
+from .state_dict_ops import NORM_VECTORS, fold_conv_bias, reject_unknown_keys
 
 STAGE_BLOCKS = (4, 8, 4)
 #: first stage's output channels -> mmpretrain's widen_factor
@@ -67,13 +67,10 @@ def convert_acon_shufflenet_v2(official: Dict[str, Tensor]) -> Conversion:
     Returns:
         The mmpretrain classifier tensors and the ``ShuffleNetV2`` config.
     """
-    unknown = [key for key in official if not _OFFICIAL_KEY.fullmatch(key)]
-    if unknown:
-        raise KeyError(
-            f'unexpected keys for an official ACON ShuffleNetV2: '
-            f'{unknown[:10]}{" ..." if len(unknown) > 10 else ""} (expected '
-            'first_conv, features.N.branch_main/branch_proj, conv_last, '
-            'classifier)')
+    reject_unknown_keys(
+        official, _OFFICIAL_KEY, 'ACON ShuffleNetV2',
+        'first_conv, features.N.branch_main/branch_proj, conv_last, '
+        'classifier')
     stage_channels = _stage_channels(official)
     state = OrderedDict()
     for key, value in official.items():

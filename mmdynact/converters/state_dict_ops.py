@@ -1,10 +1,28 @@
 """Edits of state dicts shared by the checkpoint converters."""
+import re
 from typing import Dict, Iterable, Mapping
 
 from torch import Tensor
 
 #: the tensors of a batch norm that have one value per channel
 NORM_VECTORS = ('weight', 'bias', 'running_mean', 'running_var')
+
+
+def reject_unknown_keys(official: Mapping[str, Tensor], pattern: re.Pattern,
+                        model: str, expected: str) -> None:
+    """Raise a KeyError listing the keys of ``official`` not in ``pattern``.
+
+    Args:
+        official: The official state dict.
+        pattern: Regular expression every key must match in full.
+        model: The official model, for the message.
+        expected: What the keys should look like, for the message.
+    """
+    unknown = [key for key in official if not pattern.fullmatch(key)]
+    if unknown:
+        raise KeyError(
+            f'unexpected keys for an official {model}: {unknown[:10]}'
+            f'{" ..." if len(unknown) > 10 else ""} (expected {expected})')
 
 
 def fold_conv_bias(state: Dict[str, Tensor], conv: str, norm: str) -> None:
