@@ -99,10 +99,16 @@ def test_write_atomically_keeps_the_old_file_when_writing_fails(
 
 @pytest.fixture
 def restore_local_io():
+    """mmengine's own local file backend and loader, before and after."""
+
+    def restore():
+        register_backend('local', LocalBackend, force=True, prefixes='')
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=load_from_local, force=True)
+
+    restore()  # other in-process tools may have installed ours already
     yield
-    register_backend('local', LocalBackend, force=True, prefixes='')
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local, force=True)
+    restore()
 
 
 def test_checkpoints_saved_atomically_and_loaded_with_torch_2_6(
