@@ -16,29 +16,45 @@ from torch.autograd.function import once_differentiable
 from .backend import fused_kernel
 
 
+def _flat(t: Tensor) -> Tensor:
+    """``(N or 1, C or 1, 1, ...)`` -> ``(N or 1, C or 1, 1)``."""
+    return t.reshape(t.shape[0], t.shape[1], 1)
+
+
+def _sum_to(t: Tensor, like: Tensor) -> Tensor:
+    """Sum ``(N, C, S)`` down to the (broadcast) shape of ``like``."""
+    dims = [2] + [dim for dim in (0, 1) if like.shape[dim] == 1]
+    return t.sum(dims, keepdim=True, dtype=like.dtype).view(like.shape)
+
+
+# The kernels work on (N, C, S) views, as the DY-ReLU ones: inductor fuses
+# the per-channel reductions of backward better over one flat dimension.
 @fused_kernel
 def _forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
-    dpx = (p1 - p2) * x
-    return (dpx * torch.sigmoid(beta * dpx) + p2 * x).to(x.dtype)
+    x3, p2_ = x.flatten(2), _flat(p2)
+    dpx = (_flat(p1) - p2_) * x3
+    y = dpx * torch.sigmoid(_flat(beta) * dpx) + p2_ * x3
+    return y.to(x.dtype).view_as(x)
 
 
 @fused_kernel
 def _backward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
               grad_y: Tensor, need_x: bool, need_p1: bool, need_p2: bool,
               need_beta: bool):
-    dp = p1 - p2
-    dpx = dp * x
-    sig = torch.sigmoid(beta * dpx)
+    x3, grad = x.flatten(2), grad_y.flatten(2)
+    p2_, beta_ = _flat(p2), _flat(beta)
+    dp = _flat(p1) - p2_
+    dpx = dp * x3
+    sig = torch.sigmoid(beta_ * dpx)
     dsig = sig * (1 - sig)
     # d y / d (dpx)
-    grad_dpx = grad_y * (sig + beta * dpx * dsig)
-    grad_x = (grad_dpx * dp + grad_y * p2).to(x.dtype) if need_x else None
-    grad_p1 = (grad_dpx * x).sum_to_size(p1.shape).to(
-        p1.dtype) if need_p1 else None
-    grad_p2 = ((grad_y - grad_dpx) * x).sum_to_size(p2.shape).to(
-        p2.dtype) if need_p2 else None
-    grad_beta = (grad_y * dsig * dpx * dpx).sum_to_size(beta.shape).to(
-        beta.dtype) if need_beta else None
+    grad_dpx = grad * (sig + beta_ * dpx * dsig)
+    grad_x = ((grad_dpx * dp + grad * p2_).to(x.dtype).view_as(x)
+              if need_x else None)
+    grad_p1 = _sum_to(grad_dpx * x3, p1) if need_p1 else None
+    grad_p2 = _sum_to((grad - grad_dpx) * x3, p2) if need_p2 else None
+    grad_beta = (_sum_to(grad * dsig * dpx * dpx, beta)
+                 if need_beta else None)
     return grad_x, grad_p1, grad_p2, grad_beta
 
 

@@ -16,14 +16,18 @@ Memory is the bytes of every distinct tensor autograd keeps for backward,
 input included, output excluded, relative to the input's size (see
 :func:`mmdynact.testing.saved_tensor_bytes`). "first call" is the first
 forward + backward of the fused layer in this process, compilation included
-(later layers that share a kernel find it compiled).
+(later layers that share a kernel find it compiled); inductor's on-disk
+cache starts empty unless ``--warm-cache`` is given, so this is the cost of a
+first run on a new machine.
 
 Usage::
 
     python tools/analysis_tools/benchmark_activations.py [--device cuda]
 """
 import argparse
+import os
 import statistics
+import tempfile
 import time
 from typing import Callable, Dict, List
 
@@ -52,6 +56,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=15)
     parser.add_argument('--layers', nargs='+', default=None,
                         help='layer names (default: all)')
+    parser.add_argument('--warm-cache', action='store_true',
+                        help="reuse inductor's on-disk cache of compiled "
+                        'kernels (first calls then skip most compilation)')
     return parser.parse_args()
 
 
@@ -115,6 +122,9 @@ def measure(cls, args, x: Tensor, grad: Tensor) -> Dict[str, float]:
 
 def main() -> None:
     args = parse_args()
+    if not args.warm_cache:
+        os.environ['TORCHINDUCTOR_CACHE_DIR'] = tempfile.mkdtemp(
+            prefix='mmdynact-benchmark-')
     device = torch.device(args.device)
     torch.manual_seed(0)
     x = torch.randn(args.shape, device=device)
@@ -122,9 +132,11 @@ def main() -> None:
     layers = [cls for cls in TARGETS
               if args.layers is None or cls.__name__ in args.layers]
     threads = torch.get_num_threads() if device.type == 'cpu' else '-'
+    cache = 'warm' if args.warm_cache else 'empty'
     print(f'forward + backward, training mode, input {tuple(x.shape)} '
           f'float32 on {device} (threads: {threads}); medians of '
-          f'{args.repeats} after {args.warmup} warm-up rounds\n')
+          f'{args.repeats} after {args.warmup} warm-up rounds; compile '
+          f'cache {cache} at start\n')
     header = ('| layer | fused ms | eager ms | straightforward ms | ReLU ms '
               '| time vs straightforward (target) | time vs ReLU '
               '| memory / input (target) | straightforward memory '
