@@ -22,9 +22,16 @@ def _flat(t: Tensor) -> Tensor:
 
 
 def _sum_to(t: Tensor, like: Tensor) -> Tensor:
-    """Sum ``(N, C, S)`` down to the (broadcast) shape of ``like``."""
-    dims = [2] + [dim for dim in (0, 1) if like.shape[dim] == 1]
-    return t.sum(dims, keepdim=True, dtype=like.dtype).view(like.shape)
+    """Sum ``(N, C, S)`` down to the (broadcast) shape of ``like``.
+
+    Positions are summed first, per (N, C), in the loop that also writes
+    ``grad_x``; the small ``(N, C)`` rest is summed after.
+    """
+    per_channel = t.sum(2, keepdim=True, dtype=like.dtype)
+    dims = [dim for dim in (0, 1) if like.shape[dim] == 1]
+    if dims:
+        per_channel = per_channel.sum(dims, keepdim=True)
+    return per_channel.view(like.shape)
 
 
 # The kernels work on (N, C, S) views, as the DY-ReLU ones: inductor fuses
