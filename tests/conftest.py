@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from mmdynact.ops import set_backend
+from tests.tiny_workspace import (  # noqa: F401 (fixtures)
+    tiny_workspace, trained_classifier)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ from mmcv import imread
 from mmdynact.tiny_datasets import WRITERS, write_tiny_datasets
 from mmdynact.tiny_datasets.cityscapes import COLOURS as CITYSCAPES_COLOURS
 from mmdynact.tiny_datasets.coco_detection import CLASSES
-from tests.tiny_workspace import tiny_workspace  # noqa: F401
 
 
 @pytest.fixture(scope='module')

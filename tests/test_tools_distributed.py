@@ -1,6 +1,5 @@
 """Two-process training and testing on CPU (gloo) with tools/dist_*.sh."""
-from tests.tiny_workspace import (CLS_CONFIG, read_test_metrics, run_script,
-                                  tiny_workspace)  # noqa: F401
+from tests.tiny_workspace import CLS_CONFIG, read_test_metrics, run_script
 
 
 def test_dist_train_and_test_on_cpu(tiny_workspace, tmp_path):  # noqa: F811

@@ -2,9 +2,7 @@
 import torch
 from mmengine.config import Config
 
-from tests.tiny_workspace import (CLS_CONFIG, CLS_OPTIONS, run_python,
-                                  tiny_workspace,  # noqa: F401
-                                  trained_classifier)  # noqa: F401
+from tests.tiny_workspace import CLS_CONFIG, CLS_OPTIONS, run_python
 
 
 def _checkpoint(path):

@@ -2,9 +2,7 @@
 import pytest
 
 from tests.tiny_workspace import (CLS_CONFIG, TINY_CONFIGS, read_test_metrics,
-                                  run_python, tiny_workspace,  # noqa: F401
-                                  train_losses,
-                                  trained_classifier)  # noqa: F401
+                                  run_python, train_losses)
 
 #: config, train options, checkpoint, test options, metric key; training
 #: skips validation (val_begin), tools/test.py evaluates

@@ -23,30 +23,23 @@ CLS_CONFIG = TINY_CONFIGS / 'mobilenet-v2_dyrelu-b_tiny-imagenet.py'
 CLS_OPTIONS = ('train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
 
 
-def _once(folder: Path, make) -> Path:
-    """``make(folder)`` unless an earlier call in this session did."""
-    done = folder / '.done'
-    if not done.exists():
-        make(folder)
-        done.touch()
-    return folder
-
-
+# Session fixtures, registered once through tests/conftest.py (importing them
+# into test modules instead would define, and run, them once per module).
 @pytest.fixture(scope='session')
 def tiny_workspace(tmp_path_factory) -> Path:
-    """A folder with the tiny data sets in ``data/tiny``, written once."""
-    return _once(tmp_path_factory.getbasetemp() / 'tiny_workspace',
-                 lambda folder: write_tiny_datasets(folder / 'data' / 'tiny'))
+    """A folder with the tiny data sets in ``data/tiny``."""
+    folder = tmp_path_factory.mktemp('tiny_workspace')
+    write_tiny_datasets(folder / 'data' / 'tiny')
+    return folder
 
 
 @pytest.fixture(scope='session')
 def trained_classifier(tiny_workspace) -> Path:
     """Work dir of the tiny classifier trained for ``CLS_OPTIONS``."""
-    return _once(
-        tiny_workspace / 'work_dirs' / 'classifier',
-        lambda work_dir: run_python(
-            tiny_workspace, 'tools/train.py', CLS_CONFIG, '--work-dir',
-            work_dir, '--cfg-options', *CLS_OPTIONS))
+    work_dir = tiny_workspace / 'work_dirs' / 'classifier'
+    run_python(tiny_workspace, 'tools/train.py', CLS_CONFIG, '--work-dir',
+               work_dir, '--cfg-options', *CLS_OPTIONS)
+    return work_dir
 
 
 def tool_env(**extra: str) -> Dict[str, str]:
