@@ -1,14 +1,20 @@
-"""Memory-lean autograd kernels of the activations, fused or eager."""
+"""Memory-lean autograd kernels of the activations: Triton, fused or eager.
+
+One module per kernel family, each with its Triton kernels, its torch form
+and its autograd function side by side; :mod:`.backend` chooses the form.
+"""
 from .acon import acon
-from .bounded_softmax import bounded_softmax
-from .channel_projection import channel_projection
-from .backend import (BACKENDS, FusedKernel, fused_kernel, get_backend,
-                      set_backend, use_backend)
-from .funnel_max import batch_statistics, funnel_max
+from .backend import (BACKENDS, TorchKernel, get_backend, kernel_form,
+                      set_backend, torch_kernel, use_backend)
+from .funnel import funnel_max
 from .piecewise_linear_max import piecewise_linear_max
+from .pooling import (FoldedInputGradient, folded_input_gradient,
+                      spatial_mean, spatial_mean_projection)
+from .spatial_attention import bounded_softmax
 
 __all__ = [
-    'BACKENDS', 'FusedKernel', 'fused_kernel', 'get_backend', 'set_backend',
-    'use_backend', 'acon', 'bounded_softmax', 'channel_projection', 'funnel_max', 'batch_statistics',
-    'piecewise_linear_max'
+    'BACKENDS', 'TorchKernel', 'get_backend', 'kernel_form', 'set_backend',
+    'torch_kernel', 'use_backend', 'acon', 'funnel_max', 'piecewise_linear_max',
+    'FoldedInputGradient', 'folded_input_gradient', 'spatial_mean',
+    'spatial_mean_projection', 'bounded_softmax'
 ]

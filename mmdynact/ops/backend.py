@@ -1,36 +1,45 @@
-"""Which form mmdynact's activation kernels run in: fused or eager.
+"""Which form mmdynact's activation kernels run in: Triton, fused or eager.
 
-Every activation in mmdynact calls its arithmetic through a :class:`FusedKernel`:
-a plain PyTorch function that is either run as written (``eager``) or fused
-into a few passes over the tensor by ``torch.compile`` (inductor, dynamic
-shapes, so new input sizes do not recompile). Both forms compute the same
-formula from the same saved tensors, so they have the same memory use; the
-fused one is several times faster.
+Every activation computes its arithmetic in a few *passes* over the tensor
+(see the kernel families in this package). Each pass exists in two forms:
 
-The backend is chosen by
+* a hand-written **Triton** kernel (one launch per pass, fp32 accumulation,
+  fp16/bf16/fp32/fp64 input, contiguous or channels-last), the form for GPUs;
+* a **torch** form: plain PyTorch code that is either run as written
+  (``eager``) or fused by ``torch.compile`` (``compiled``: inductor, dynamic
+  shapes). Each variant of a torch kernel (dtypes, memory layout, flags) is
+  compiled in a cache of its own, so a process that mixes float64, fp32,
+  bf16 autocast, channels-last and many shapes never reaches dynamo's
+  recompile limit and never drops silently to the slow path.
 
-* the environment variable ``MMDYNACT_BACKEND`` (read at import),
-* :func:`set_backend` or the context manager :func:`use_backend`,
+The backend is chosen by the environment variable ``MMDYNACT_BACKEND`` (read
+at import), :func:`set_backend` or the context manager :func:`use_backend`:
 
-with one of
+* ``'auto'`` (default): Triton on CUDA, the compiled torch form elsewhere;
+  if Triton or the compiler does not work on the device, warn once and use
+  the next form (compiled, then eager);
+* ``'triton'``: always Triton; on a CPU tensor this needs Triton's
+  interpreter (``TRITON_INTERPRET=1`` set before Triton is imported), which
+  the tests use;
+* ``'compiled'``: always the compiled torch form; errors are raised;
+* ``'eager'``: the torch form as written (no compilation, slower).
 
-* ``'auto'`` (default): fused where ``torch.compile`` works on the device;
-  if compilation fails (no C++ compiler, no Triton), warn once and run eager;
-* ``'compiled'``: always fused; compilation errors are raised;
-* ``'eager'``: never compile.
-
-Inside a model that is itself being compiled by ``torch.compile``, kernels
-run as written so the outer compilation traces and fuses them.
+Inside a model compiled by ``torch.compile`` the layers call
+``torch.library`` custom ops instead (see :mod:`.custom_ops`), whatever the
+backend: the whole model compiles without graph breaks.
 """
 import contextlib
 import functools
 import os
+import types
 import warnings
-from typing import Callable, Iterator
+from typing import Callable, Dict, Iterator, Tuple
 
 import torch
 
-BACKENDS = ('auto', 'compiled', 'eager')
+from . import triton_support
+
+BACKENDS = ('auto', 'triton', 'compiled', 'eager')
 ENV_VAR = 'MMDYNACT_BACKEND'
 
 
@@ -45,7 +54,8 @@ _backend = _checked(os.environ.get(ENV_VAR, 'auto'), ENV_VAR)
 
 
 def get_backend() -> str:
-    """The backend in force: ``'auto'``, ``'compiled'`` or ``'eager'``."""
+    """The backend in force: ``'auto'``, ``'triton'``, ``'compiled'`` or
+    ``'eager'``."""
     return _backend
 
 
@@ -66,46 +76,110 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-class FusedKernel:
-    """A pure tensor function with an eager and a ``torch.compile``-fused form.
+# forms found not to work under 'auto': (form, device type) -> reason
+_broken: Dict[Tuple[str, str], str] = {}
+
+
+def _fall_back(form: str, device_type: str, reason: str) -> None:
+    if (form, device_type) not in _broken:
+        _broken[form, device_type] = reason
+        warnings.warn(
+            f'mmdynact: the {form} kernels do not work on {device_type} '
+            f'({reason}); running a slower form instead (same results and '
+            f'memory). Set {ENV_VAR}=eager to skip this check.')
+
+
+def kernel_form(device: torch.device) -> str:
+    """The form the kernels run in on ``device``: ``'triton'``,
+    ``'compiled'`` or ``'eager'``, from the backend in force."""
+    backend = _backend
+    if backend == 'triton':
+        triton_support.require(device)
+        return 'triton'
+    if backend != 'auto':
+        return backend
+    device_type = device.type
+    if device_type == 'cuda' and ('triton', 'cuda') not in _broken:
+        reason = triton_support.unusable_reason(device)
+        if reason is None:
+            return 'triton'
+        _fall_back('Triton', device_type, reason)
+    if ('compiled', device_type) not in _broken:
+        return 'compiled'
+    return 'eager'
+
+
+def _variant_key(args: tuple) -> tuple:
+    """What dynamo would guard on in ``args``, beside sizes > 1."""
+    key = [torch.is_grad_enabled()]
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            key.append((arg.dtype, arg.device.type, arg.dim(),
+                        tuple(size == 1 for size in arg.shape),
+                        arg.is_contiguous(),
+                        arg.dim() == 4 and arg.is_contiguous(
+                            memory_format=torch.channels_last),
+                        arg.requires_grad))
+        else:
+            key.append(arg)
+    for device_type in ('cpu', 'cuda'):
+        key.append(torch.is_autocast_enabled(device_type))
+    return tuple(key)
+
+
+def _fresh_code(fn: Callable, index: int) -> Callable:
+    """A copy of ``fn`` with its own code object (dynamo caches per code)."""
+    code = fn.__code__.replace(co_name=f'{fn.__name__}_variant{index}')
+    return types.FunctionType(code, fn.__globals__, code.co_name,
+                              fn.__defaults__, fn.__closure__)
+
+
+class TorchKernel:
+    """A pure tensor function, run as written or fused by ``torch.compile``.
+
+    ``kernel(form, *args)`` runs it eagerly (``form='eager'``) or compiled
+    (``'compiled'``). Each variant of the arguments (dtypes, layouts, size-1
+    dimensions, flags, grad and autocast state) gets its own compiled copy
+    with its own dynamo cache, so variants never evict one another and sizes
+    never recompile (``dynamic=True``).
 
     Args:
-        fn: The function. It takes tensors (and Python constants), returns
+        fn: The function. It takes tensors and Python constants, returns
             tensors, and has no side effects, so both forms agree.
     """
 
-    # device types on which compilation failed under 'auto'
-    _unavailable: set = set()
-
     def __init__(self, fn: Callable) -> None:
         self.fn = fn
+        self.variants: Dict[tuple, Callable] = {}
         functools.update_wrapper(self, fn)
 
-    @functools.cached_property
-    def compiled(self) -> Callable:
-        return torch.compile(self.fn, dynamic=True)
+    def _compiled(self, args: tuple) -> Callable:
+        key = _variant_key(args)
+        compiled = self.variants.get(key)
+        if compiled is None:
+            compiled = torch.compile(
+                _fresh_code(self.fn, len(self.variants)), dynamic=True)
+            self.variants[key] = compiled
+        return compiled
 
-    def __call__(self, *args, **kwargs):
-        backend = get_backend()
-        if backend == 'eager' or torch.compiler.is_compiling():
-            return self.fn(*args, **kwargs)
-        if backend == 'compiled':
-            return self.compiled(*args, **kwargs)
-        device_type = args[0].device.type
-        if device_type in self._unavailable:
-            return self.fn(*args, **kwargs)
+    def __call__(self, form: str, *args):
+        if form == 'eager' or torch.compiler.is_compiling():
+            return self.fn(*args)
+        device_type = next(arg.device.type for arg in args
+                           if isinstance(arg, torch.Tensor))
+        if _backend == 'auto' and ('compiled', device_type) in _broken:
+            return self.fn(*args)
         try:
-            return self.compiled(*args, **kwargs)
-        except Exception as exc:  # compiler missing or broken: stay correct
-            self._unavailable.add(device_type)
-            warnings.warn(
-                f'mmdynact: torch.compile failed on {device_type} '
-                f'({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); '
-                f'running the eager kernels instead (slower, same memory). '
-                f'Set {ENV_VAR}=eager to skip compilation.')
-            return self.fn(*args, **kwargs)
+            return self._compiled(args)(*args)
+        except Exception as exc:  # compiler missing or broken
+            if _backend != 'auto':
+                raise
+            _fall_back('compiled', device_type,
+                       f'{type(exc).__name__}: '
+                       f'{str(exc).splitlines()[0][:200]}')
+            return self.fn(*args)
 
 
-def fused_kernel(fn: Callable) -> FusedKernel:
-    """Decorator form of :class:`FusedKernel`."""
-    return FusedKernel(fn)
+def torch_kernel(fn: Callable) -> TorchKernel:
+    """Decorator form of :class:`TorchKernel`."""
+    return TorchKernel(fn)

@@ -19,7 +19,7 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdynact.ops import acon
+from mmdynact.ops import acon, folded_input_gradient, spatial_mean
 from .base import ChannelActivation
 
 
@@ -43,7 +43,7 @@ class AconA(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        return acon(x, self.one, self.zero, self.beta)
+        return acon(x, self.one, self.zero, self.beta, layer='AconA')
 
 
 @MODELS.register_module()
@@ -59,7 +59,7 @@ class AconB(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        return acon(x, self.one, self.p, self.beta)
+        return acon(x, self.one, self.p, self.beta, layer='AconB')
 
 
 @MODELS.register_module()
@@ -79,7 +79,7 @@ class AconC(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        return acon(x, self.p1, self.p2, self.beta)
+        return acon(x, self.p1, self.p2, self.beta, layer='AconC')
 
 
 @MODELS.register_module()
@@ -118,17 +118,26 @@ class MetaAconC(ChannelActivation):
             if norm_cfg else nn.Identity())
 
     def switching_factor(self, x: Tensor) -> Tensor:
-        """``beta = sigmoid(G(x))``, shaped ``(N, C, 1, 1)``."""
+        """``beta = sigmoid(G(x))``, shaped ``(N, C, 1, 1)`` (plain autograd
+        ops, for looking inside)."""
         self.check_input(x)
-        if (self.training and x.shape[0] == 1
+        return self._generate_beta(x.mean(dim=(2, 3)), x.shape[0])
+
+    def _generate_beta(self, pooled: Tensor, batch: int) -> Tensor:
+        """``sigmoid(G(.))`` of the pooled input ``(N, C)``."""
+        if (self.training and batch == 1
                 and isinstance(self.norm1, _BatchNorm)):
             raise ValueError(
                 'MetaAconC: norm_cfg is a batch norm over the pooled '
                 '(N, C, 1, 1) input, which cannot train on a batch of one; '
                 'use norm_cfg=None (the default) or a larger batch')
-        pooled = x.mean(dim=(2, 3), keepdim=True)
+        pooled = pooled.to(self.fc1.weight.dtype)[:, :, None, None]
         return torch.sigmoid(self.norm2(self.fc2(self.norm1(
             self.fc1(pooled)))))
 
     def forward(self, x: Tensor) -> Tensor:
-        return acon(x, self.p1, self.p2, self.switching_factor(x))
+        self.check_input(x)
+        fold = folded_input_gradient(x)
+        beta = self._generate_beta(spatial_mean(x, fold, 'MetaAconC'),
+                                   x.shape[0])
+        return acon(x, self.p1, self.p2, beta, fold, 'MetaAconC')

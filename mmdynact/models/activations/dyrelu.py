@@ -27,8 +27,9 @@ from mmcv.cnn import build_norm_layer
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from mmdynact.ops import (bounded_softmax, channel_projection,
-                          piecewise_linear_max)
+from mmdynact.ops import (bounded_softmax, folded_input_gradient,
+                          piecewise_linear_max, spatial_mean,
+                          spatial_mean_projection)
 from .base import ChannelActivation
 
 
@@ -81,23 +82,34 @@ class _DyReLU(ChannelActivation):
             'init_b', torch.tensor(init_b, dtype=torch.float),
             persistent=False)
 
+    def hyper_function(self, pooled: Tensor) -> Tensor:
+        """Raw coefficient logits ``theta`` ``(N, C' * 2 * K)`` of the
+        pooled input ``(N, C)``, laid out ``(C', 2, K)``, slopes first."""
+        return self.fc2(F.relu(self.fc1(pooled.to(self.fc1.weight.dtype))))
+
     def coefficients(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Slopes and intercepts ``(a, b)`` for ``x``, each ``(N, C', K)``.
 
         ``C' = C``, or 1 for DY-ReLU-A. For DY-ReLU-C these are the values
-        before the spatial attention.
+        before the spatial attention. Plain autograd ops, for looking inside
+        (the forward pass computes them within its kernels).
         """
         self.check_input(x)
-        pooled = x.mean(dim=tuple(range(2, x.dim())))
-        residual = 2 * torch.sigmoid(self.fc2(F.relu(self.fc1(pooled)))) - 1
+        theta = self.hyper_function(x.mean(dim=tuple(range(2, x.dim()))))
+        residual = 2 * torch.sigmoid(theta) - 1
         residual = residual.view(x.shape[0], self.coef_channels, 2, self.k)
         a = self.init_a + self.lambda_a * residual[:, :, 0]
         b = self.init_b + self.lambda_b * residual[:, :, 1]
         return a, b
 
     def forward(self, x: Tensor) -> Tensor:
-        a, b = self.coefficients(x)
-        return piecewise_linear_max(x, a, b)
+        self.check_input(x)
+        name = type(self).__name__
+        fold = folded_input_gradient(x)
+        theta = self.hyper_function(spatial_mean(x, fold, name))
+        return piecewise_linear_max(
+            x, theta, self.init_a, self.init_b, self.lambda_a,
+            self.lambda_b, fold=fold, layer=name)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, k={self.k}, '
@@ -163,15 +175,23 @@ class DyReLUC(_DyReLU):
         self._temperature.fill_(value)
 
     def spatial_attention(self, x: Tensor) -> Tensor:
-        """``pi = min(gamma softmax(z / tau), 1)``, shaped ``(N, 1, H, W)``."""
+        """``pi = min(gamma softmax(z / tau), 1)``, shaped ``(N, 1, H, W)``
+        (plain autograd ops, for looking inside)."""
         self.check_input(x)
-        conv = self.spatial_conv  # a 1x1 conv to one channel, run fused
-        z = self.spatial_norm(channel_projection(x, conv.weight, conv.bias))
+        z = self.spatial_norm(self.spatial_conv(x))
         return bounded_softmax(z, self._temperature)
 
     def forward(self, x: Tensor) -> Tensor:
-        a, b = self.coefficients(x)
-        return piecewise_linear_max(x, a, b, self.spatial_attention(x))
+        self.check_input(x)
+        name = type(self).__name__
+        fold = folded_input_gradient(x)
+        conv = self.spatial_conv  # a 1x1 conv to one channel
+        pooled, z = spatial_mean_projection(x, conv.weight, conv.bias, fold,
+                                            name)
+        return piecewise_linear_max(
+            x, self.hyper_function(pooled), self.init_a, self.init_b,
+            self.lambda_a, self.lambda_b,
+            (self.spatial_norm(z), self._temperature), fold, name)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, temperature={self.temperature:g}'

@@ -16,7 +16,7 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdynact.ops import batch_statistics, funnel_max
+from mmdynact.ops import funnel_max
 from .base import ChannelActivation
 
 
@@ -65,18 +65,19 @@ class FReLU(ChannelActivation):
         norm = self.funnel_norm
         if not _fusable(norm):
             return torch.maximum(x, norm(self.funnel_conv(x)))
-        c = self.funnel_conv(x)
         batch_stats = norm.training or norm.running_mean is None
+        count = x.numel() // x.shape[1]
+        if norm.training and norm.track_running_stats and count < 2:
+            raise ValueError(
+                f'FReLU: its batch norm needs more than one value per '
+                f'channel in training (input has N*H*W = {count})')
+        y, mean, var = funnel_max(x, self.funnel_conv.weight, norm.weight,
+                                  norm.bias, norm.running_mean,
+                                  norm.running_var, norm.eps, batch_stats,
+                                  'FReLU')
         if batch_stats:
-            mean, var, invstd = batch_statistics(c, norm.eps)
-            _update_running_stats(norm, mean, var, c.numel() // c.shape[1])
-        else:
-            mean = norm.running_mean.view(1, -1, 1, 1)
-            invstd = torch.rsqrt(norm.running_var + norm.eps).view(1, -1, 1, 1)
-        weight = c.new_ones(1) if norm.weight is None else norm.weight
-        bias = c.new_zeros(1) if norm.bias is None else norm.bias
-        return funnel_max(x, c, weight.view(1, -1, 1, 1),
-                          bias.view(1, -1, 1, 1), mean, invstd, batch_stats)
+            _update_running_stats(norm, mean, var, count)
+        return y
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}, kernel_size={self.kernel_size}'
@@ -93,10 +94,6 @@ def _update_running_stats(norm: _BatchNorm, mean: Tensor, var: Tensor,
     """Update ``norm``'s running statistics as its own forward would."""
     if not (norm.training and norm.track_running_stats):
         return
-    if count < 2:
-        raise ValueError(
-            f'FReLU: its batch norm needs more than one value per channel in '
-            f'training (input has N*H*W = {count})')
     norm.num_batches_tracked.add_(1)
     factor = (1.0 / float(norm.num_batches_tracked)
               if norm.momentum is None else norm.momentum)
