@@ -1,9 +1,15 @@
-"""Test defaults: eager kernels (the fused path has its own tests), seeded."""
-import pytest
-import torch
+"""Test defaults: eager kernels (the other forms have their own tests),
+seeded, and Triton's interpreter, so the Triton kernels run on CPU tensors
+when a test asks for them (Triton reads this when kernels are defined)."""
+import os
 
-from mmdynact.ops import set_backend
-from tests.tiny_workspace import (  # noqa: F401 (fixtures)
+os.environ['TRITON_INTERPRET'] = '1'
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from mmdynact.ops import set_backend  # noqa: E402
+from tests.tiny_workspace import (  # noqa: E402,F401 (fixtures)
     tiny_workspace, trained_classifier)
 
 

@@ -5,12 +5,12 @@ import pytest
 import torch
 from mmcv.cnn import build_activation_layer
 
-from mmdynact.models.activations import (AconA, AconB, AconC, DyReLUA,
+from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUA,
                                          DyReLUB, DyReLUC, FReLU, MetaAconC)
-from mmdynact.testing import reference_forward, saved_tensor_bytes
+from mmdynact.testing import saved_tensor_bytes
 
-ALL = [DyReLUA, DyReLUB, DyReLUC, FReLU, AconA, AconB, AconC, MetaAconC]
-NAMES = [cls.__name__ for cls in ALL]
+ALL = list(ACTIVATIONS.values())
+NAMES = list(ACTIVATIONS)
 C = 6
 
 
@@ -44,7 +44,8 @@ def test_matches_plain_formula(cls, training, channels_last):
     reference = copy.deepcopy(ours)
     x = random_input(channels_last=channels_last)
     y, grads = outputs_and_grads(ours, x, lambda m, t: m(t))
-    y_ref, grads_ref = outputs_and_grads(reference, x, reference_forward)
+    y_ref, grads_ref = outputs_and_grads(reference, x,
+                                         lambda m, t: m.formula(t))
     torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-12)
     for name, g, g_ref in zip(['x'] + [n for n, _ in ours.named_parameters()],
                               grads, grads_ref):
@@ -65,7 +66,7 @@ def test_matches_plain_formula(cls, training, channels_last):
 def test_dyrelu_ab_accept_1d_input(cls):
     layer = make(cls)
     x = random_input((2, C, 7))
-    torch.testing.assert_close(layer(x), reference_forward(layer, x))
+    torch.testing.assert_close(layer(x), layer.formula(x))
     assert torch.autograd.gradcheck(layer, (x, ))
 
 
@@ -103,15 +104,13 @@ def test_dyrelu_starts_from_relu_statics():
 
 @pytest.mark.parametrize('cls', ALL, ids=NAMES)
 def test_saved_memory_is_lean(cls):
-    # the benchmark's shape: DyReLUC's (N, 1, H, W) attention
-    # tensors cost 1/C each
+    # the benchmark's shape: DyReLUC's (N, 1, H, W) attention logits
+    # cost 1/C each; FReLU recomputes its funnel
     layer = cls(64)
     x = torch.randn(16, 64, 56, 56, requires_grad=True)
     saved, _ = saved_tensor_bytes(layer, x)
-    limit = 2.0 if cls is FReLU else 1.1
-    assert saved <= limit * x.nbytes * 1.001, saved / x.nbytes
-    reference, _ = saved_tensor_bytes(
-        lambda t: reference_forward(layer, t), x)
+    assert saved <= 1.05 * x.nbytes, saved / x.nbytes
+    reference, _ = saved_tensor_bytes(layer.formula, x)
     assert saved < reference
 
 
@@ -199,7 +198,7 @@ def test_frelu_funnel_and_kernel_size():
 def test_frelu_with_group_norm_runs_unfused():
     layer = make(FReLU, norm_cfg=dict(type='GN', num_groups=2))
     x = random_input()
-    torch.testing.assert_close(layer(x), reference_forward(layer, x))
+    torch.testing.assert_close(layer(x), layer.formula(x))
 
 
 @pytest.mark.parametrize('cls', ALL, ids=NAMES)

@@ -5,68 +5,47 @@ mmengine's :class:`~mmengine.analysis.FlopAnalyzer` traces the model with
 linear layers (so FReLU's funnel conv, DY-ReLU's hyper-function FCs,
 DY-ReLU-C's spatial conv and Meta-ACON's switching network are counted
 already), batch norms, pooling. The element-wise cores of mmdynact's layers
-are custom ``torch.autograd.Function`` s, which the trace records as opaque
-``prim::PythonOp`` nodes counted as zero. :func:`flop_analyzer` adds handles
-for them, counting one FLOP per element-wise multiply-add, comparison,
-multiplication or sigmoid (mmengine counts one FLOP per multiply-add):
-
-=====================================  ==================================
-kernel (layer)                         FLOPs per element of ``x``
-=====================================  ==================================
-``_FunnelMax`` (FReLU)                 2: BN affine of the funnel, max
-``_PiecewiseLinearMax`` (DY-ReLU)      ``K`` affine pieces + ``K - 1``
-                                       maxima (+ 1 for DY-ReLU-C's
-                                       spatial attention)
-``_Acon`` (ACON, Meta-ACON)            5: ``(p1-p2)x``, ``beta *``,
-                                       sigmoid, product, ``+ p2 x``
-``_ChannelProjection`` (DY-ReLU-C)     1: the multiply-add of its 1x1
-                                       conv to one channel
-=====================================  ==================================
-
-and for the pooling and gating ops of the hyper-functions that mmengine
-does not count: ``aten::mean`` (1 per input element), ``aten::sigmoid``
-(1 per element), ``aten::softmax`` (3 per element: exp, sum, divide).
-ReLU and the residual additions count zero, as in mmengine.
-:func:`unhandled_python_ops` lists custom ops without a handle, so a new
-kernel cannot go uncounted silently.
+are custom ``torch.autograd.Function`` s (the pooling, DY-ReLU's pieces
+with its coefficient sigmoids and spatial softmax, ACON, FReLU's funnel conv
+with its batch norm and max), which the trace records as opaque
+``prim::PythonOp`` nodes counted as zero. :func:`flop_analyzer` adds a
+handle for every kernel of every registered activation
+(:data:`~mmdynact.models.activations.ACTIVATIONS`), which counts itself
+(``count_flops``: one FLOP per element-wise multiply-add, comparison,
+multiplication or sigmoid; mmengine counts one FLOP per multiply-add), and
+handles for the gating ops of the hyper-functions that mmengine does not
+count: ``aten::mean`` (1 per input element), ``aten::sigmoid`` (1 per
+element), ``aten::softmax`` (3 per element: exp, sum, divide). ReLU and the
+residual additions count zero, as in mmengine. :func:`unhandled_python_ops`
+lists custom ops without a handle, so a new kernel cannot go uncounted
+silently.
 """
 import copy
 import warnings
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import elementwise_flop_counter, get_shape
 from torch import nn
 
-from mmdynact.models.activations import ChannelActivation
+from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
 
 
-def _per_element(cost) -> Any:
-    """A handle counting ``cost(inputs)`` FLOPs per element of input 0."""
+def _kernel_handle(kernel: type) -> Callable[[List[Any], List[Any]], int]:
+    """A FlopAnalyzer handle calling ``kernel.count_flops(shapes)``."""
 
     def handle(inputs: List[Any], outputs: List[Any]) -> int:
-        shape = get_shape(inputs[0])
-        numel = 1
-        for size in shape:
-            numel *= size
-        return numel * cost(inputs)
+        return kernel.count_flops([tuple(get_shape(v)) for v in inputs])
 
     return handle
 
 
-def _piecewise_linear_max_cost(inputs: List[Any]) -> int:
-    k = get_shape(inputs[1])[-1]  # a: (N, C, K)
-    has_pi = len(inputs) > 3 and get_shape(inputs[3]) is not None
-    return k + (k - 1) + int(has_pi)
-
-
 ACTIVATION_FLOP_HANDLES = {
-    'prim::PythonOp._FunnelMax': _per_element(lambda inputs: 2),
-    'prim::PythonOp._PiecewiseLinearMax': _per_element(
-        _piecewise_linear_max_cost),
-    'prim::PythonOp._Acon': _per_element(lambda inputs: 5),
-    'prim::PythonOp._ChannelProjection': _per_element(lambda inputs: 1),
+    **{
+        f'prim::PythonOp.{kernel.__name__}': _kernel_handle(kernel)
+        for cls in ACTIVATIONS.values() for kernel in cls.spec.kernels
+    },
     'aten::mean': elementwise_flop_counter(1, 0),
     'aten::sigmoid': elementwise_flop_counter(1, 0),
     'aten::softmax': elementwise_flop_counter(3, 0),

@@ -18,7 +18,8 @@ pass writes ``grad_x`` and the per-(n, c) sums; for Meta-ACON, whose
 is written after the pooled gradient is known, in a second pass that folds
 it in (:class:`~.pooling.FoldedInputGradient`).
 """
-from typing import Optional, Tuple
+import math
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -279,7 +280,14 @@ def _parameter_grads(sums: Optional[Tensor], p1: Tensor, p2: Tensor,
 # ------------------------------------------------------------- autograd
 
 
-class _Acon(torch.autograd.Function):
+class AconFunction(torch.autograd.Function):
+    """ACON-C ``(p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``."""
+
+    @staticmethod
+    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
+        """5 per element: ``(p1 - p2) x``, ``beta *``, sigmoid, product,
+        ``+ p2 x``."""
+        return 5 * math.prod(shapes[0])
 
     @staticmethod
     def forward(ctx, x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
@@ -371,4 +379,4 @@ def acon(x: Tensor,
     """
     if torch.compiler.is_compiling():
         return _acon_op(x, p1, p2, beta)
-    return _Acon.apply(x, p1, p2, beta, fold, layer)
+    return AconFunction.apply(x, p1, p2, beta, fold, layer)

@@ -36,6 +36,7 @@ import warnings
 from typing import Callable, Dict, Iterator, Tuple
 
 import torch
+import torch.fx.experimental._config  # noqa: F401 (duck shaping)
 
 from . import triton_support
 
@@ -118,8 +119,7 @@ def _variant_key(args: tuple) -> tuple:
                         tuple(size == 1 for size in arg.shape),
                         arg.is_contiguous(),
                         arg.dim() == 4 and arg.is_contiguous(
-                            memory_format=torch.channels_last),
-                        arg.requires_grad))
+                            memory_format=torch.channels_last)))
         else:
             key.append(arg)
     for device_type in ('cpu', 'cuda'):
@@ -138,10 +138,11 @@ class TorchKernel:
     """A pure tensor function, run as written or fused by ``torch.compile``.
 
     ``kernel(form, *args)`` runs it eagerly (``form='eager'``) or compiled
-    (``'compiled'``). Each variant of the arguments (dtypes, layouts, size-1
+    (``'compiled'``, on detached tensors: kernels run inside autograd
+    functions). Each variant of the arguments (dtypes, layouts, size-1
     dimensions, flags, grad and autocast state) gets its own compiled copy
     with its own dynamo cache, so variants never evict one another and sizes
-    never recompile (``dynamic=True``).
+    never recompile (``dynamic=True``, no duck shaping).
 
     Args:
         fn: The function. It takes tensors and Python constants, returns
@@ -153,14 +154,20 @@ class TorchKernel:
         self.variants: Dict[tuple, Callable] = {}
         functools.update_wrapper(self, fn)
 
-    def _compiled(self, args: tuple) -> Callable:
+    def _run_compiled(self, args: tuple):
         key = _variant_key(args)
         compiled = self.variants.get(key)
-        if compiled is None:
-            compiled = torch.compile(
-                _fresh_code(self.fn, len(self.variants)), dynamic=True)
-            self.variants[key] = compiled
-        return compiled
+        if compiled is not None:
+            return compiled(*args)
+        compiled = torch.compile(
+            _fresh_code(self.fn, len(self.variants)), dynamic=True)
+        # Without duck shaping, sizes that happen to be equal in the first
+        # call (batch and K, height and width) stay independent symbols,
+        # so other sizes later need no recompilation.
+        with torch.fx.experimental._config.patch(use_duck_shape=False):
+            result = compiled(*args)
+        self.variants[key] = compiled
+        return result
 
     def __call__(self, form: str, *args):
         if form == 'eager' or torch.compiler.is_compiling():
@@ -169,8 +176,10 @@ class TorchKernel:
                            if isinstance(arg, torch.Tensor))
         if _backend == 'auto' and ('compiled', device_type) in _broken:
             return self.fn(*args)
-        try:
-            return self._compiled(args)(*args)
+        try:  # (kernels are called inside autograd functions: no graph)
+            return self._run_compiled(
+                tuple(arg.detach() if isinstance(arg, torch.Tensor) else arg
+                      for arg in args))
         except Exception as exc:  # compiler missing or broken
             if _backend != 'auto':
                 raise

@@ -19,7 +19,8 @@ in registers from ``x``): in training, statistics of ``c`` (sums shifted
 by the running mean, added up in a small pass); the output; in backward,
 the batch-norm sums; ``grad_c`` with the conv weight's sums; ``grad_x``.
 """
-from typing import Optional, Tuple
+import math
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -505,7 +506,14 @@ def _norm_grads(grad_gamma: Tensor, grad_beta: Tensor, bn_w: Optional[Tensor],
             (grad_beta.to(bn_b.dtype).view_as(bn_b) if need_b else None))
 
 
-class _Funnel(torch.autograd.Function):
+class FunnelMaxFunction(torch.autograd.Function):
+    """``max(x, BN(DWConv(x)))`` keeping only ``x``."""
+
+    @staticmethod
+    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
+        """Per element: the ``k x k`` depthwise conv's multiply-adds, the
+        batch norm's affine and the max. Inputs: ``x, kernel, ...``."""
+        return math.prod(shapes[0]) * (math.prod(shapes[1][-2:]) + 2)
 
     @staticmethod
     def forward(ctx, x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
@@ -639,7 +647,7 @@ def funnel_max(
                                   running_var, eps, batch_stats)
         return (y, mean, var) if batch_stats else (y, None, None)
     if batch_stats:
-        return _Funnel.apply(x, kernel, bn_weight, bn_bias, running_mean,
+        return FunnelMaxFunction.apply(x, kernel, bn_weight, bn_bias, running_mean,
                              running_var, eps, True, layer)
-    return _Funnel.apply(x, kernel, bn_weight, bn_bias, running_mean,
+    return FunnelMaxFunction.apply(x, kernel, bn_weight, bn_bias, running_mean,
                          running_var, eps, False, layer), None, None

@@ -14,5 +14,5 @@ def check_no_double_backward(layer: str) -> None:
             f'{layer}: mmdynact\'s kernels are differentiable once, but this '
             f'backward runs with create_graph=True (double backward). For '
             f'higher-order gradients compute the layer with its plain '
-            f'formula, mmdynact.testing.reference_forward(layer, x), which '
-            f'autograd differentiates any number of times.')
+            f'formula, layer.formula(x), which autograd differentiates any '
+            f'number of times.')

@@ -23,7 +23,8 @@ wins. The passes, each one kernel launch:
   pooling's and the projection's gradients folded in
   (:class:`~.pooling.FoldedInputGradient`).
 """
-from typing import NamedTuple, Optional, Tuple
+import math
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -597,7 +598,23 @@ def _match_layout(grad: Tensor, x: Tensor) -> Tensor:
     return dense(grad, is_channels_last(x))
 
 
-class _PiecewiseLinearMax(torch.autograd.Function):
+class PiecewiseLinearMaxFunction(torch.autograd.Function):
+    """``y = [pi *] max_k(a_k x + b_k)`` from ``theta``."""
+
+    @staticmethod
+    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
+        """Per element of ``x``: ``K`` multiply-adds and ``K - 1`` maxima
+        (+ 1 product with DY-ReLU-C's attention); a sigmoid per value of
+        ``theta``; with the attention, its softmax (3 per position: exp,
+        sum, divide). Inputs: ``x, theta, init_a, init_b[, z,
+        temperature]``."""
+        k = math.prod(shapes[2])
+        attended = len(shapes) > 4
+        flops = math.prod(shapes[0]) * (2 * k - 1 + attended)
+        flops += math.prod(shapes[1])
+        if attended:
+            flops += 3 * math.prod(shapes[4])
+        return flops
 
     @staticmethod
     def forward(ctx, x: Tensor, theta: Tensor, init_a: Tensor,
@@ -735,5 +752,5 @@ def piecewise_linear_max(x: Tensor,
     if torch.compiler.is_compiling():
         return _piecewise_linear_max_op(x, theta, init_a, init_b, lambda_a,
                                         lambda_b, z, temperature)[0]
-    return _PiecewiseLinearMax.apply(x, theta, init_a, init_b, lambda_a,
+    return PiecewiseLinearMaxFunction.apply(x, theta, init_a, init_b, lambda_a,
                                      lambda_b, z, temperature, fold, layer)

@@ -16,7 +16,8 @@ per-channel sums in its backward and leaves a *writer* in a
 after the small hyper-function's backward has produced ``d_mean``, calls it
 to write the whole ``grad_x`` in a single pass.
 """
-from typing import Callable, Optional, Tuple
+import math
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -238,7 +239,13 @@ def _mean_projection(x: Tensor, weight: Tensor,
     return _torch_mean_projection(form, x, weight, bias)
 
 
-class _SpatialMean(torch.autograd.Function):
+class SpatialMeanFunction(torch.autograd.Function):
+    """``mean[n, c]``, with the folded input gradient."""
+
+    @staticmethod
+    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
+        """One addition per element of the input."""
+        return math.prod(shapes[0])
 
     @staticmethod
     def forward(ctx, x: Tensor, fold: Optional[FoldedInputGradient],
@@ -254,7 +261,14 @@ class _SpatialMean(torch.autograd.Function):
         return grad_x, None, None
 
 
-class _SpatialMeanProjection(torch.autograd.Function):
+class SpatialMeanProjectionFunction(torch.autograd.Function):
+    """``(mean[n, c], z[n, s])``, with the folded input gradient."""
+
+    @staticmethod
+    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
+        """Per element of the input: an addition for the mean, a
+        multiply-add for the projection."""
+        return 2 * math.prod(shapes[0])
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],
@@ -336,7 +350,7 @@ def spatial_mean(x: Tensor,
     """
     if torch.compiler.is_compiling():
         return _spatial_mean_op(x)
-    return _SpatialMean.apply(x, fold, layer)
+    return SpatialMeanFunction.apply(x, fold, layer)
 
 
 def spatial_mean_projection(
@@ -353,4 +367,4 @@ def spatial_mean_projection(
     """
     if torch.compiler.is_compiling():
         return _spatial_mean_projection_op(x, weight, bias)
-    return _SpatialMeanProjection.apply(x, weight, bias, fold, layer)
+    return SpatialMeanProjectionFunction.apply(x, weight, bias, fold, layer)

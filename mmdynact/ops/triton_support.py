@@ -140,9 +140,11 @@ class Tiling(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4096)
-def tiling(c: int, s: int, channels_last: bool, parallel: Optional[int],
-           tile: int = TILE_ELEMENTS) -> Tiling:
-    """Tiles for ``(N, C, S)`` in the given layout.
+def tiling(c: int, s: int, channels_last: bool,
+           parallel: Optional[int]) -> Tiling:
+    """Tiles for ``(N, C, S)`` in the given layout (``TILE_ELEMENTS`` per
+    tile, at most ``MAX_ALONG_CONTIGUOUS`` along the contiguous dimension;
+    call ``tiling.cache_clear()`` after changing them).
 
     Args:
         c, s: Channels and positions.
@@ -151,8 +153,8 @@ def tiling(c: int, s: int, channels_last: bool, parallel: Optional[int],
             sample (chunks of positions shrink until there are that many);
             None: one tile per program (element-wise passes, column
             kernels).
-        tile: Elements per tile.
     """
+    tile = TILE_ELEMENTS
     along = MAX_ALONG_CONTIGUOUS[channels_last]
     if channels_last:
         block_c = min(next_power_of_2(c), along, tile)

@@ -5,23 +5,17 @@ from typing import Dict, Iterator, List, Optional, Type
 
 from torch import nn
 
-from mmdynact.models.activations import (AconA, AconB, AconC, DyReLUA,
-                                         DyReLUB, DyReLUC, FReLU, MetaAconC)
+from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
 from .acon_probe import AconProbe
 from .dyrelu_probe import DyReLUProbe
 from .frelu_probe import FReLUProbe
 from .probe import LayerProbe
 
-#: layer class -> probe class
-PROBES: Dict[Type[nn.Module], Type[LayerProbe]] = {
-    DyReLUA: DyReLUProbe,
-    DyReLUB: DyReLUProbe,
-    DyReLUC: DyReLUProbe,
-    AconA: AconProbe,
-    AconB: AconProbe,
-    AconC: AconProbe,
-    MetaAconC: AconProbe,
-    FReLU: FReLUProbe,
+#: probe kind (an activation's ``spec.probe``) -> probe class
+PROBES: Dict[str, Type[LayerProbe]] = {
+    'dyrelu': DyReLUProbe,
+    'acon': AconProbe,
+    'frelu': FReLUProbe,
 }
 
 
@@ -40,17 +34,15 @@ def probing(model: nn.Module,
     """
     probes, found = [], []
     for name, module in model.named_modules():
-        probe_class = next((PROBES[cls] for cls in type(module).__mro__
-                            if cls in PROBES), None)
-        if probe_class is None:
+        if not isinstance(module, ChannelActivation):
             continue
         if layers is None or re.search(layers, name):
-            probes.append(probe_class(name, module))
+            probes.append(PROBES[module.spec.probe](name, module))
         found.append(name)
     if not found:
         raise ValueError(
             'the model has no mmdynact activation layer (' +
-            ', '.join(cls.__name__ for cls in PROBES) +
+            ', '.join(ACTIVATIONS) +
             '); is act_cfg set to one of them in the config?')
     if not probes:
         raise ValueError(f'layers={layers!r} matches none of the '

@@ -4,10 +4,13 @@ from .base import ChannelActivation
 from .channel_inference import activation_channels, patch_conv_module
 from .dyrelu import DyReLUA, DyReLUB, DyReLUC
 from .frelu import FReLU
+from .registry import (ACTIVATIONS, PROBE_KINDS, ActivationSpec,
+                       register_activation)
 
 patch_conv_module()
 
 __all__ = [
+    'ACTIVATIONS', 'PROBE_KINDS', 'ActivationSpec', 'register_activation',
     'ChannelActivation', 'DyReLUA', 'DyReLUB', 'DyReLUC', 'FReLU', 'AconA',
     'AconB', 'AconC', 'MetaAconC', 'activation_channels', 'patch_conv_module'
 ]

@@ -15,12 +15,22 @@ from typing import Optional
 
 import torch
 from mmcv.cnn import build_norm_layer
-from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdynact.ops import acon, folded_input_gradient, spatial_mean
+from mmdynact.ops.acon import AconFunction
+from mmdynact.ops.pooling import SpatialMeanFunction
 from .base import ChannelActivation
+from .registry import ActivationSpec, register_activation
+
+_ACON = ActivationSpec(kernels=(AconFunction, ), probe='acon',
+                       cpu_time_target=0.6, gpu_time_target=2.0)
+
+
+def acon_formula(x: Tensor, p1, p2, beta) -> Tensor:
+    """``(p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``, plain ops."""
+    return (p1 - p2) * x * torch.sigmoid(beta * (p1 - p2) * x) + p2 * x
 
 
 def _channel_param(channels: int, init: str) -> nn.Parameter:
@@ -29,7 +39,7 @@ def _channel_param(channels: int, init: str) -> nn.Parameter:
         torch.ones(shape) if init == 'ones' else torch.randn(shape))
 
 
-@MODELS.register_module()
+@register_activation(_ACON)
 class AconA(ChannelActivation):
     """ACON-A: ``y = x * sigmoid(beta x)``, learnable ``beta`` per channel."""
 
@@ -45,8 +55,11 @@ class AconA(ChannelActivation):
         self.check_input(x)
         return acon(x, self.one, self.zero, self.beta, layer='AconA')
 
+    def formula(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.beta * x)
 
-@MODELS.register_module()
+
+@register_activation(_ACON)
 class AconB(ChannelActivation):
     """ACON-B: ``y = (1 - p) x sigmoid(beta (1 - p) x) + p x``, per channel."""
 
@@ -61,8 +74,11 @@ class AconB(ChannelActivation):
         self.check_input(x)
         return acon(x, self.one, self.p, self.beta, layer='AconB')
 
+    def formula(self, x: Tensor) -> Tensor:
+        return acon_formula(x, 1, self.p, self.beta)
 
-@MODELS.register_module()
+
+@register_activation(_ACON)
 class AconC(ChannelActivation):
     """ACON-C: ``y = (p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``.
 
@@ -81,8 +97,13 @@ class AconC(ChannelActivation):
         self.check_input(x)
         return acon(x, self.p1, self.p2, self.beta, layer='AconC')
 
+    def formula(self, x: Tensor) -> Tensor:
+        return acon_formula(x, self.p1, self.p2, self.beta)
 
-@MODELS.register_module()
+
+@register_activation(
+    ActivationSpec(kernels=(SpatialMeanFunction, AconFunction), probe='acon',
+                   cpu_time_target=0.6, gpu_time_target=2.0))
 class MetaAconC(ChannelActivation):
     """Meta-ACON: ACON-C with ``beta = sigmoid(G(x))`` per sample and channel.
 
@@ -141,3 +162,6 @@ class MetaAconC(ChannelActivation):
         beta = self._generate_beta(spatial_mean(x, fold, 'MetaAconC'),
                                    x.shape[0])
         return acon(x, self.p1, self.p2, beta, fold, 'MetaAconC')
+
+    def formula(self, x: Tensor) -> Tensor:
+        return acon_formula(x, self.p1, self.p2, self.switching_factor(x))

@@ -1,7 +1,9 @@
 """The common base of activations whose parameters depend on the channels."""
-from typing import Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 from torch import Tensor, nn
+
+from .registry import ActivationSpec
 
 
 class ChannelActivation(nn.Module):
@@ -20,6 +22,8 @@ class ChannelActivation(nn.Module):
 
     #: input ranks the layer accepts, e.g. ``(4, )`` for ``(N, C, H, W)``
     input_ranks: Tuple[int, ...] = (4, )
+    #: set by :func:`~.registry.register_activation`
+    spec: ClassVar[ActivationSpec]
 
     def __init__(self, channels: Optional[int] = None,
                  inplace: bool = False) -> None:
@@ -46,6 +50,13 @@ class ChannelActivation(nn.Module):
         raise ValueError(f'{type(self).__name__}(channels={self.channels}) '
                          f'expects input {layouts}, got shape '
                          f'{tuple(x.shape)}')
+
+    def formula(self, x: Tensor) -> Tensor:
+        """The layer's output by its plain formula, with the layer's own
+        parameters and plain autograd ops (several full-size tensors kept
+        for backward; differentiable any number of times). The reference
+        of the memory-lean forward in every check and benchmark."""
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}'

@@ -24,13 +24,16 @@ from typing import Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
-from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 from mmdynact.ops import (bounded_softmax, folded_input_gradient,
                           piecewise_linear_max, spatial_mean,
                           spatial_mean_projection)
+from mmdynact.ops.piecewise_linear_max import PiecewiseLinearMaxFunction
+from mmdynact.ops.pooling import (SpatialMeanFunction,
+                                  SpatialMeanProjectionFunction)
 from .base import ChannelActivation
+from .registry import ActivationSpec, register_activation
 
 
 class _DyReLU(ChannelActivation):
@@ -111,12 +114,32 @@ class _DyReLU(ChannelActivation):
             x, theta, self.init_a, self.init_b, self.lambda_a,
             self.lambda_b, fold=fold, layer=name)
 
+    def formula(self, x: Tensor) -> Tensor:
+        a, b = self.coefficients(x)
+        return _stacked_max(x, _per_channel(a, x.dim()),
+                            _per_channel(b, x.dim()))
+
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, k={self.k}, '
                 f'lambda_a={self.lambda_a}, lambda_b={self.lambda_b}')
 
 
-@MODELS.register_module()
+def _stacked_max(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``max_k(a_k x + b_k)`` over a stacked last dimension ``K``."""
+    return (x.unsqueeze(-1) * a + b).max(dim=-1).values
+
+
+def _per_channel(coef: Tensor, ndim: int) -> Tensor:
+    """``(N, C', K)`` -> ``(N, C', 1, ..., 1, K)``."""
+    return coef.reshape(coef.shape[:2] + (1, ) * (ndim - 2) + coef.shape[2:])
+
+
+_DYRELU_AB = ActivationSpec(
+    kernels=(SpatialMeanFunction, PiecewiseLinearMaxFunction),
+    probe='dyrelu', cpu_time_target=0.15, gpu_time_target=2.0)
+
+
+@register_activation(_DYRELU_AB)
 class DyReLUA(_DyReLU):
     """DY-ReLU-A: ``y = max_k(a^k x + b^k)``, one ``(a, b)`` for all channels.
 
@@ -125,7 +148,7 @@ class DyReLUA(_DyReLU):
     shared_coefficients = True
 
 
-@MODELS.register_module()
+@register_activation(_DYRELU_AB)
 class DyReLUB(_DyReLU):
     """DY-ReLU-B: ``y_c = max_k(a_c^k x_c + b_c^k)``, per-channel pieces.
 
@@ -133,7 +156,10 @@ class DyReLUB(_DyReLU):
     """
 
 
-@MODELS.register_module()
+@register_activation(
+    ActivationSpec(
+        kernels=(SpatialMeanProjectionFunction, PiecewiseLinearMaxFunction),
+        probe='dyrelu', cpu_time_target=0.15, gpu_time_target=3.0))
 class DyReLUC(_DyReLU):
     """DY-ReLU-C: ``y = pi * max_k(a_c^k x + b_c^k)``, per channel+position.
 
@@ -192,6 +218,13 @@ class DyReLUC(_DyReLU):
             x, self.hyper_function(pooled), self.init_a, self.init_b,
             self.lambda_a, self.lambda_b,
             (self.spatial_norm(z), self._temperature), fold, name)
+
+    def formula(self, x: Tensor) -> Tensor:
+        """Per-position coefficients ``pi_hw a_c^k``, ``pi_hw b_c^k``."""
+        a, b = self.coefficients(x)
+        pi = self.spatial_attention(x).unsqueeze(-1)
+        return _stacked_max(x, _per_channel(a, 4) * pi,
+                            _per_channel(b, 4) * pi)
 
     def extra_repr(self) -> str:
         return f'{super().extra_repr()}, temperature={self.temperature:g}'

@@ -12,15 +12,18 @@ from typing import Optional
 
 import torch
 from mmcv.cnn import build_norm_layer
-from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdynact.ops import funnel_max
+from mmdynact.ops.funnel import FunnelMaxFunction
 from .base import ChannelActivation
+from .registry import ActivationSpec, register_activation
 
 
-@MODELS.register_module()
+@register_activation(
+    ActivationSpec(kernels=(FunnelMaxFunction, ), probe='frelu',
+                   cpu_time_target=1.0, gpu_time_target=3.0))
 class FReLU(ChannelActivation):
     """``y = max(x, BN(DWConv_kxk(x)))``, input ``(N, C, H, W)``.
 
@@ -78,6 +81,9 @@ class FReLU(ChannelActivation):
         if batch_stats:
             _update_running_stats(norm, mean, var, count)
         return y
+
+    def formula(self, x: Tensor) -> Tensor:
+        return torch.maximum(x, self.funnel(x))
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}, kernel_size={self.kernel_size}'
