@@ -97,8 +97,12 @@ def test_overhead_is_the_activation_layers():
 def test_flop_analyzer_reports_our_ops_by_operator():
     analyzer = flop_analyzer(DyReLUC(C).eval(), (torch.randn(1, C, H, W), ))
     ops = analyzer.by_operator()
-    assert ops['PythonOp._PiecewiseLinearMax'] == NUMEL * 4
-    assert ops['PythonOp._ChannelProjection'] == NUMEL
+    # K=2 pieces, a max and pi per element; a sigmoid per coefficient
+    # logit (2K per channel); the softmax over the positions
+    assert ops['PythonOp.PiecewiseLinearMaxFunction'] == \
+        NUMEL * 4 + 4 * C + 3 * H * W
+    # the pooling and the 1x1 projection to one channel
+    assert ops['PythonOp.SpatialMeanProjectionFunction'] == 2 * NUMEL
 
 
 def test_model_for_analysis_drops_the_checkpoint_and_traces_tensor_mode():

@@ -3,7 +3,8 @@ import pytest
 import torch
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 
-from mmdynact.models.activations import (ChannelActivation, DyReLUB, FReLU,
+from mmdynact.models.activations import (ACTIVATIONS, ChannelActivation,
+                                         DyReLUB, FReLU,
                                          activation_channels,
                                          patch_conv_module)
 
@@ -43,8 +44,7 @@ def test_other_configs_build_exactly_as_mmcv(kwargs):
     torch.testing.assert_close(ours(x), theirs(x))
 
 
-@pytest.mark.parametrize('act', ['DyReLUA', 'DyReLUB', 'DyReLUC', 'FReLU',
-                                 'AconA', 'AconB', 'AconC', 'MetaAconC'])
+@pytest.mark.parametrize('act', list(ACTIVATIONS))
 def test_channels_come_from_out_channels(act):
     module = ConvModule(
         4, 8, 3, padding=1, norm_cfg=dict(type='BN'), act_cfg=dict(type=act))
