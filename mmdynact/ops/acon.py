@@ -26,7 +26,8 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import as_3d, from_3d, per_channel, spatial_size
+from .layout import (acc_dtype, as_3d, from_3d, per_channel,
+                     spatial_size)
 from .pooling import FoldedInputGradient, tile_offsets
 from .triton_support import (acc_type, dense, is_channels_last,
                              programs_per_sample, tiling, tl, triton)
@@ -129,9 +130,6 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
                  mask=c_ok)
 
 
-def _acc_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
 
 def _flags(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> dict:
     return dict(P1_PER_CHANNEL=p1.numel() > 1,
@@ -170,7 +168,7 @@ class _TritonKernels:
         tiles = tiling(c, s, channels_last,
                        programs_per_sample(x.device, n) if reduce else None)
         gx = torch.empty_like(x) if write_gx else None
-        partial = (x.new_empty((n, c, tiles.splits, 3), dtype=_acc_dtype(x))
+        partial = (x.new_empty((n, c, tiles.splits, 3), dtype=acc_dtype(x))
                    if reduce else None)
         _backward_kernel[tiles.rows(n)](
             x, dense(grad_y, channels_last), gx, p1, p2, beta.contiguous(),
@@ -197,7 +195,7 @@ def _against_3d(param: Tensor, channel_dim: int,
 
 @torch_kernel
 def _torch_forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
     p2_ = _against_3d(p2, channel_dim, dtype)
@@ -211,7 +209,7 @@ def _torch_forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
 def _torch_backward(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
                     beta: Tensor, write_gx: bool, reduce: bool,
                     d_mean: Optional[Tensor]):
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
     grad = as_3d(grad_y)[0].to(dtype)
@@ -340,7 +338,7 @@ def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
 @_acon_backward_op.register_fake
 def _(x, grad_y, p1, p2, beta):
     return torch.empty_like(x), x.new_empty(x.shape[:2] + (3, ),
-                                            dtype=_acc_dtype(x))
+                                            dtype=acc_dtype(x))
 
 
 def _setup_op_context(ctx, inputs, output):

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
+from .layout import acc_dtype
 from .pooling import tile_offsets
 from .triton_support import (acc_type, dense, is_channels_last,
                              next_power_of_2, programs_per_sample, tiling, tl,
@@ -298,9 +299,6 @@ def _backward_input_kernel(x_ptr, g_ptr, grad_c_ptr, gx_ptr, w_ptr, bn_w_ptr,
         tl.store(gx_ptr + offsets, grad_x, mask=mask)
 
 
-def _acc_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
 
 class _TritonKernels:
     """The passes as Triton kernels."""
@@ -324,12 +322,12 @@ class _TritonKernels:
             tiles = tiling(c, s, channels_last,
                            programs_per_sample(x.device, n))
             rows = n * tiles.splits
-            partial = x.new_empty((2, c, rows), dtype=_acc_dtype(x))
+            partial = x.new_empty((2, c, rows), dtype=acc_dtype(x))
             _statistics_kernel[tiles.rows(n)](
                 x, kernel, shift, partial, c, s, h, w, tiles.s_chunk,
                 HAS_SHIFT=shift is not None, BLOCK_C=tiles.block_c,
                 BLOCK_S=tiles.block_s, **geometry)
-            mean = x.new_empty(c, dtype=_acc_dtype(x))
+            mean = x.new_empty(c, dtype=acc_dtype(x))
             var = torch.empty_like(mean)
             block_c = min(next_power_of_2(c), 64)
             _moments_kernel[(-(-c // block_c), )](
@@ -360,9 +358,9 @@ class _TritonKernels:
         ks = kernel.shape[-1]
         tiles = tiling(c, s, channels_last, programs_per_sample(x.device, n))
         rows = n * tiles.splits
-        partial = x.new_empty((2, c, rows), dtype=_acc_dtype(x))
+        partial = x.new_empty((2, c, rows), dtype=acc_dtype(x))
         grad_c = torch.empty_like(x) if need_x or need_kernel else None
-        w_partial = (x.new_empty((c, ks * ks, rows), dtype=_acc_dtype(x))
+        w_partial = (x.new_empty((c, ks * ks, rows), dtype=acc_dtype(x))
                      if need_kernel else None)
         launch = _backward_norm_kernel[tiles.rows(n)]
         common = dict(
@@ -428,7 +426,7 @@ def _affine(bn_w, bn_b, mean, var, eps, dtype):
 def _torch_forward(x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
                    bn_b: Optional[Tensor], mean: Optional[Tensor],
                    var: Optional[Tensor], eps: float):
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     conv = _conv(x, kernel).to(dtype)
     if mean is None:
         var, mean = torch.var_mean(conv, dim=(0, 2, 3), correction=0)
@@ -442,7 +440,7 @@ def _torch_backward(x: Tensor, grad_y: Tensor, kernel: Tensor,
                     bn_w: Optional[Tensor], bn_b: Optional[Tensor],
                     mean: Tensor, var: Tensor, eps: float, batch_stats: bool,
                     need_x: bool, need_kernel: bool):
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     mean4, invstd, gamma, beta = _affine(bn_w, bn_b, mean, var, eps, dtype)
     c_hat = (_conv(x, kernel).to(dtype) - mean4) * invstd
     funnel_wins = c_hat * gamma + beta > x.to(dtype)
@@ -568,7 +566,7 @@ def _funnel_op(x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
 
 @_funnel_op.register_fake
 def _(x, kernel, bn_w, bn_b, running_mean, running_var, eps, batch_stats):
-    stats = x.new_empty(x.shape[1], dtype=_acc_dtype(x))
+    stats = x.new_empty(x.shape[1], dtype=acc_dtype(x))
     if not batch_stats:
         stats = torch.empty_like(running_mean)
     return torch.empty_like(x), stats, torch.empty_like(stats)
@@ -586,7 +584,7 @@ def _funnel_backward_op(
 
 @_funnel_backward_op.register_fake
 def _(x, grad_y, kernel, bn_w, bn_b, mean, var, eps, batch_stats):
-    sums = x.new_empty(x.shape[1], dtype=_acc_dtype(x))
+    sums = x.new_empty(x.shape[1], dtype=acc_dtype(x))
     return (torch.empty_like(x), torch.empty_like(kernel), sums,
             torch.empty_like(sums))
 

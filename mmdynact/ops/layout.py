@@ -1,16 +1,24 @@
-"""Views of an activation input as ``(N, C, S)`` for the torch kernels.
+"""Views of an activation input as ``(N, C, S)``, and the precision used.
 
 The torch forms of the kernels, like the Triton ones, see ``(N, C, *)`` as
 three dimensions: ``(N, C, S)`` when it is stored contiguously, ``(N, S, C)``
 when it is channels-last (a view in both cases, never a copy). Reductions
-over one flat dimension fuse well under inductor.
+over one flat dimension fuse well under inductor. All forms compute in
+float32, or float64 for float64 input (:func:`acc_dtype`).
 """
 import math
 from typing import Tuple
 
+import torch
 from torch import Tensor
 
 from .triton_support import is_channels_last
+
+
+def acc_dtype(x: Tensor) -> torch.dtype:
+    """The dtype to compute ``x``'s kernels in: float64 for float64 input,
+    float32 otherwise."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def spatial_size(x: Tensor) -> int:

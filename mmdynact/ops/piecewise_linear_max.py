@@ -31,7 +31,8 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import as_3d, from_3d, per_channel, per_position, spatial_size
+from .layout import (acc_dtype, as_3d, from_3d, per_channel, per_position,
+                     spatial_size)
 from .pooling import FoldedInputGradient, tile_offsets
 from .spatial_attention import (attention, torch_attention,
                                 torch_attention_backward, torch_logsumexp,
@@ -287,9 +288,6 @@ def _theta_gradient_kernel(partial_ptr, theta_ptr, grad_theta_ptr, lambda_a,
              mask=q_ok)
 
 
-def _acc_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
 
 def _attention_args(attn: Optional[Attention], s: int) -> tuple:
     if attn is None:
@@ -341,7 +339,7 @@ class _TritonKernels:
             tiles = tiling(c, s, channels_last,
                            programs_per_sample(x.device, n))
             partial = x.new_empty((n, c, tiles.splits, 2 * coef.k),
-                                  dtype=_acc_dtype(x))
+                                  dtype=acc_dtype(x))
             _backward_rows_kernel[tiles.rows(n)](
                 x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
                 coef.lambda_a, coef.lambda_b, None, None, None, 0.0, partial,
@@ -353,8 +351,8 @@ class _TritonKernels:
         else:
             tiles = tiling(c, s, channels_last, None)
             partial = x.new_empty((n, c, tiles.splits, 2 * coef.k),
-                                  dtype=_acc_dtype(x))
-            grad_pi = x.new_empty((n, s), dtype=_acc_dtype(x))
+                                  dtype=acc_dtype(x))
+            grad_pi = x.new_empty((n, s), dtype=acc_dtype(x))
             _backward_columns_kernel[tiles.columns(n)](
                 x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
                 coef.lambda_a, coef.lambda_b, *_attention_args(attn, s),
@@ -390,7 +388,7 @@ class _TritonKernels:
             c, s, channels_last,
             programs_per_sample(x.device, n) if weight_sums else None)
         gx = torch.empty_like(x) if need_x else None
-        w_partial = (x.new_empty((n, c, tiles.splits), dtype=_acc_dtype(x))
+        w_partial = (x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
                      if weight_sums else None)
         _backward_rows_kernel[tiles.rows(n)](
             x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
@@ -463,7 +461,7 @@ def _torch_forward(x: Tensor, theta: Tensor, init_a: Tensor, init_b: Tensor,
                    temperature: Optional[Tensor]) -> Tensor:
     x3, channel_dim = as_3d(x)
     pieces, _ = _torch_pieces(
-        x3.to(_acc_dtype(x)), channel_dim, theta, init_a, init_b, lambda_a,
+        x3.to(acc_dtype(x)), channel_dim, theta, init_a, init_b, lambda_a,
         lambda_b)
     y = pieces[0]
     for piece in pieces[1:]:
@@ -482,7 +480,7 @@ def _torch_backward_coefficients(x: Tensor, grad_y: Tensor, theta: Tensor,
                                  temperature: Optional[Tensor],
                                  write_gx: bool):
     """``(grad_theta, grad_pi (N, S) or None, grad_x or None)``."""
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
     grad = as_3d(grad_y)[0].to(dtype)
@@ -523,7 +521,7 @@ def _torch_backward_input(x: Tensor, grad_y: Tensor, theta: Tensor,
                           temperature: Optional[Tensor], d_mean: Tensor,
                           d_z: Optional[Tensor], weight: Optional[Tensor],
                           need_x: bool, need_weight: bool):
-    dtype = _acc_dtype(x)
+    dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
     grad_x = grad_weight = None
@@ -666,7 +664,7 @@ def _piecewise_linear_max_op(
                         lambda_b)
     if z is None:
         return kernels.forward(x, coef, None), x.new_empty(
-            0, dtype=_acc_dtype(x))
+            0, dtype=acc_dtype(x))
     lse = kernels.logsumexp(z, temperature)
     return kernels.forward(x, coef, Attention(z, lse, temperature)), lse
 
@@ -674,7 +672,7 @@ def _piecewise_linear_max_op(
 @_piecewise_linear_max_op.register_fake
 def _(x, theta, init_a, init_b, lambda_a, lambda_b, z, temperature):
     return torch.empty_like(x), x.new_empty(
-        0 if z is None else x.shape[0], dtype=_acc_dtype(x))
+        0 if z is None else x.shape[0], dtype=acc_dtype(x))
 
 
 @torch.library.custom_op('mmdynact::piecewise_linear_max_backward',

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import as_3d, spatial_size
+from .layout import acc_dtype, as_3d, spatial_size
 from .triton_support import (acc_type, dense, is_channels_last,
                              programs_per_sample, tiling, tl, triton)
 
@@ -127,9 +127,6 @@ def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, mean_ptr, z_ptr, C, S,
     tl.store(z_ptr + n * S + s, z, mask=s_ok)
 
 
-def _acc_dtype(x: Tensor) -> torch.dtype:
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
-
 
 def _sum_partials(partial: Tensor) -> Tensor:
     """``(N, C, parts)`` -> ``(N, C)``."""
@@ -142,7 +139,7 @@ def _triton_mean(x: Tensor) -> Tensor:
     channels_last = is_channels_last(x)
     x = dense(x, channels_last)
     tiles = tiling(c, s, channels_last, programs_per_sample(x.device, n))
-    partial = x.new_empty((n, c, tiles.splits), dtype=_acc_dtype(x))
+    partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
     _mean_kernel[tiles.rows(n)](
         x, partial, c, s, tiles.s_chunk, 1.0 / s, BLOCK_C=tiles.block_c,
         BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
@@ -157,7 +154,7 @@ def _triton_mean_projection(x: Tensor, weight: Tensor,
     channels_last = is_channels_last(x)
     x = dense(x, channels_last)
     tiles = tiling(c, s, channels_last, None)
-    partial = x.new_empty((n, c, tiles.splits), dtype=_acc_dtype(x))
+    partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
     z = x.new_empty((n, 1) + x.shape[2:],
                     dtype=torch.promote_types(x.dtype, weight.dtype))
     _mean_projection_kernel[tiles.columns(n)](
@@ -173,7 +170,7 @@ def _triton_mean_projection(x: Tensor, weight: Tensor,
 @torch_kernel
 def _torch_mean(x: Tensor) -> Tensor:
     x3, channel_dim = as_3d(x)
-    return x3.sum(3 - channel_dim, dtype=_acc_dtype(x)) / x3.shape[
+    return x3.sum(3 - channel_dim, dtype=acc_dtype(x)) / x3.shape[
         3 - channel_dim]
 
 
@@ -183,7 +180,7 @@ def _torch_mean_projection(x: Tensor, weight: Tensor,
     x3, channel_dim = as_3d(x)
     spatial_dim = 3 - channel_dim
     dtype = torch.promote_types(x.dtype, weight.dtype)
-    mean = x3.sum(spatial_dim, dtype=_acc_dtype(x)) / x3.shape[spatial_dim]
+    mean = x3.sum(spatial_dim, dtype=acc_dtype(x)) / x3.shape[spatial_dim]
     w = weight.reshape(-1).to(dtype)
     w = w[:, None] if channel_dim == 1 else w[None, :]
     z = (x3.to(dtype) * w).sum(channel_dim)
@@ -203,7 +200,7 @@ def projection_backward(x: Tensor, d_z: Tensor,
     """``(d_z w_c, sum_{n, s} d_z x)`` of ``z = sum_c w_c x_c``."""
     w = weight.reshape(1, -1, *(1, ) * (x.dim() - 2))
     grad_weight = (d_z * x).sum((0, ) + tuple(range(2, x.dim())),
-                                dtype=_acc_dtype(x))
+                                dtype=acc_dtype(x))
     return d_z * w, grad_weight.view_as(weight).to(weight.dtype)
 
 
@@ -297,7 +294,7 @@ def _spatial_mean_op(x: Tensor) -> Tensor:
 
 @_spatial_mean_op.register_fake
 def _(x):
-    return x.new_empty(x.shape[:2], dtype=_acc_dtype(x))
+    return x.new_empty(x.shape[:2], dtype=acc_dtype(x))
 
 
 def _save_input(ctx, inputs, output):
@@ -319,7 +316,7 @@ def _spatial_mean_projection_op(
 
 @_spatial_mean_projection_op.register_fake
 def _(x, weight, bias):
-    return (x.new_empty(x.shape[:2], dtype=_acc_dtype(x)),
+    return (x.new_empty(x.shape[:2], dtype=acc_dtype(x)),
             x.new_empty((x.shape[0], 1) + x.shape[2:],
                         dtype=torch.promote_types(x.dtype, weight.dtype)))
 

@@ -15,6 +15,7 @@ wherever they need it. Backward, for ``grad_pi``:
 import torch
 from torch import Tensor
 
+from .layout import acc_dtype
 from .backend import torch_kernel
 from .triton_support import acc_type, tl, triton
 
@@ -82,15 +83,12 @@ def _attention_backward_kernel(grad_pi_ptr, z_ptr, tau_ptr, lse_ptr,
                  mask=s_ok)
 
 
-def _acc_dtype(z: Tensor) -> torch.dtype:
-    return torch.float64 if z.dtype == torch.float64 else torch.float32
-
 
 def triton_logsumexp(z: Tensor, temperature: Tensor) -> Tensor:
     """``lse[n] = logsumexp(z[n] / tau)`` (float32; float64 for float64)."""
     z = z.contiguous()
     n = z.shape[0]
-    lse = z.new_empty(n, dtype=_acc_dtype(z))
+    lse = z.new_empty(n, dtype=acc_dtype(z))
     _logsumexp_kernel[(n, )](z, temperature, lse, z[0].numel(), BLOCK=BLOCK,
                              ACC=acc_type(z.dtype))
     return lse
@@ -110,7 +108,7 @@ def triton_attention_backward(grad_pi: Tensor, z: Tensor, lse: Tensor,
 
 @torch_kernel
 def torch_logsumexp(z: Tensor, temperature: Tensor) -> Tensor:
-    return torch.logsumexp(z.flatten(1).to(_acc_dtype(z)) / temperature, 1)
+    return torch.logsumexp(z.flatten(1).to(acc_dtype(z)) / temperature, 1)
 
 
 def torch_attention(z: Tensor, lse: Tensor, temperature: Tensor) -> Tensor:
