@@ -1,5 +1,5 @@
 """The paper configs follow the papers' official code where it is known
-(megvii-model/FunnelAct, nmaac/acon) and keep their own choices where it
+(megvii-model/FunnelAct, nmaac/acon) and state their own choices where it
 is not (DY-ReLU)."""
 from pathlib import Path
 
@@ -9,7 +9,9 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
 
-from tests.paper_configs import CONFIGS, REPO, config_id, flops
+from mmdynact.models import DyReLUB, FReLU, MetaAconC
+from tests.paper_configs import (CONFIGS, REPO, config_id, flops,
+                                 parameters, relative)
 
 
 def load(path: Path) -> Config:
@@ -89,6 +91,33 @@ def test_downstream_backbone_is_the_imagenet_network(path):
     assert cfg.model.backbone.style == STYLE[family(path)]
 
 
+# -- 2. parameter counts of the official ACON README ----------------------
+
+@pytest.mark.parametrize('name, readme_millions', [
+    ('acon/shufflenet-v2-0.5x_acon-c_16xb64_in1k', 1.4),
+    ('acon/shufflenet-v2-1.5x_acon-c_16xb64_in1k', 3.5),
+    ('acon/shufflenet-v2-0.5x_meta-acon_16xb64_in1k', 1.7),
+    ('acon/shufflenet-v2-1.5x_meta-acon_16xb64_in1k', 3.9),
+    ('frelu/resnet50_relu_8xb32_in1k', 25.5),
+    ('acon/resnet50_acon-c_8xb32_in1k', 25.5),
+    ('acon/resnet50_meta-acon_8xb32_in1k', 25.7),
+])
+def test_parameters_match_the_official_readme(name, readme_millions):
+    assert parameters(f'configs/{name}.py') == pytest.approx(
+        readme_millions * 1e6, rel=0.03)
+
+
+@pytest.mark.parametrize('width, r', [('0.5x', 8), ('1.5x', 16)])
+def test_meta_acon_shufflenet_v2_reduction_per_width(width, r):
+    # official network.py: r=8 for 0.5x only, r=16 for the other widths
+    cfg = load(REPO / f'configs/acon/shufflenet-v2-{width}_meta-acon_'
+               '16xb64_in1k.py')
+    acts = [m for m in build(cfg).modules() if isinstance(m, MetaAconC)]
+    assert acts
+    for act in acts:
+        assert act.fc1.out_channels == max(r, act.channels // r)
+
+
 # -- 3. weight decay as the official training code ------------------------
 
 OFFICIAL_RECIPES = [
@@ -138,3 +167,70 @@ def test_downstream_acon_parameters_get_no_weight_decay(path):
     # the rest as the upstream recipe (no official detection code)
     assert decay['backbone.layer2.0.conv1.weight'] == (
         cfg.optim_wrapper.optimizer.weight_decay)
+
+
+# -- 4. DY-ReLU's reduction: explicit, and an R=8 variant -----------------
+
+def dyrelu_cfgs(node):
+    """Every activation config of a DY-ReLU type inside ``node``."""
+    if isinstance(node, dict):
+        if str(node.get('type', '')).startswith('DyReLU'):
+            yield node
+        for value in node.values():
+            yield from dyrelu_cfgs(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from dyrelu_cfgs(value)
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if family(p) == 'dyrelu'],
+                         ids=config_id)
+def test_dyrelu_reduction_is_explicit(path):
+    cfg = Config.fromfile(str(path))
+    found = list(dyrelu_cfgs(cfg.model.to_dict()))
+    assert found or 'relu_' in path.stem
+    for act_cfg in found:
+        assert act_cfg.get('reduction') in (4, 8), act_cfg
+
+
+@pytest.mark.parametrize('r4, r8', [
+    ('resnet50_dyrelu-b_8xb32_in1k', 'resnet50_dyrelu-b-r8_8xb32_in1k'),
+    ('mobilenet-v2_dyrelu-b_8xb32_in1k', 'mobilenet-v2_dyrelu-b-r8_8xb32_in1k'),
+])
+def test_dyrelu_r8_variant_differs_only_in_the_hidden_layer(r4, r8):
+    models = [
+        build(load(REPO / 'configs/dyrelu' / f'{name}.py')).backbone
+        for name in (r4, r8)
+    ]
+    shapes = [{n: p.shape for n, p in m.named_parameters()} for m in models]
+    assert shapes[0].keys() == shapes[1].keys()
+    acts = [[m for m in model.modules() if isinstance(m, DyReLUB)]
+            for model in models]
+    assert len(acts[0]) == len(acts[1]) > 0
+    for reduction, layers in zip((4, 8), acts):
+        for act in layers:
+            assert act.fc1.out_features == max(act.channels // reduction, 1)
+    hidden = {n for n in shapes[0] if '.fc1.' in n or '.fc2.weight' in n}
+    assert all(shapes[0][n] == shapes[1][n] for n in shapes[0]
+               if n not in hidden)
+
+
+# -- 5. FReLU placement in ShuffleNetV2 (README wording) ------------------
+
+def test_frelu_shufflenet_v2_places_frelu_after_the_stem_1x1s_and_conv_last():
+    from mmcv.cnn import ConvModule
+    cfg = load(REPO / 'configs/frelu/shufflenet-v2-0.5x_frelu_16xb64_in1k.py')
+    backbone = build(cfg).backbone
+    with_frelu = [
+        m for m in backbone.modules()
+        if isinstance(m, ConvModule)
+        and isinstance(getattr(m, 'activate', None), FReLU)
+    ]
+    assert with_frelu[0] is backbone.conv1  # the stem 3x3 conv
+    assert backbone.conv1.conv.kernel_size == (3, 3)
+    assert with_frelu[-1] is backbone.layers[-1]  # conv_last, 1x1
+    assert all(m.conv.kernel_size == (1, 1) for m in with_frelu[1:])
+    # and nothing else: the depthwise 3x3s stay linear
+    assert not any(
+        isinstance(m, ConvModule) and m.conv.groups > 1
+        and m.with_activation for m in backbone.modules())

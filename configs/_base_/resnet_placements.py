@@ -35,10 +35,11 @@ meta_acon = dict(
 
 # DY-ReLU-B (Chen et al., ECCV 2020): every activation, stem included. No
 # official ResNet code: mmpretrain's ResNet as is (style='pytorch', the
-# stride on the 3x3 conv; zero-initialised last norms).
+# stride on the 3x3 conv; zero-initialised last norms). The hyper-function
+# reduction R=4 is our assumption (see ../dyrelu/README.md).
 dyrelu_b = dict(
     style='pytorch',
     zero_init_residual=True,
-    act_cfg=dict(type='DyReLUB'),
+    act_cfg=dict(type='DyReLUB', reduction=4),
     act_positions=None,
     act_stages=None)
