@@ -12,8 +12,8 @@ from mmdynact.analysis import count, model_for_analysis
 
 REPO = Path(__file__).resolve().parents[1]
 FAMILIES = ('frelu', 'acon', 'dyrelu')  # the papers' experiments
-CONFIGS = sorted(p for family in FAMILIES
-                 for p in (REPO / 'configs' / family).glob('*.py'))
+CONFIGS = sorted(
+    p for family in FAMILIES for p in (REPO / 'configs' / family).glob('*.py'))
 
 _PARAMETERS: Dict[str, int] = {}
 

@@ -10,8 +10,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
 
 from mmdynact.models import DyReLUB, FReLU, MetaAconC
-from tests.paper_configs import (CONFIGS, REPO, config_id, flops,
-                                 parameters, relative)
+from tests.paper_configs import (CONFIGS, REPO, config_id, flops, parameters,
+                                 relative)
 
 
 def load(path: Path) -> Config:
@@ -79,19 +79,24 @@ def test_official_resnet50_flops_are_the_readme_3_9g(name):
     assert flops(f'configs/{name}.py') == pytest.approx(3.9e9, rel=0.01)
 
 
+def network(cfg: Config) -> dict:
+    """The backbone arguments that define the network and its activations."""
+    keys = ('depth', 'style', 'zero_init_residual', 'act_cfg', 'act_positions',
+            'act_stages')
+    return {key: cfg.model.backbone.get(key) for key in keys}
+
+
 @pytest.mark.parametrize('path', DOWNSTREAM, ids=config_id)
 def test_downstream_backbone_is_the_imagenet_network(path):
     cfg = load(path)
     checkpoint = Config.fromfile(str(path)).model.backbone.init_cfg.checkpoint
     imagenet = load(path.parent / (checkpoint.split('/')[1] + '.py'))
-    keys = ('depth', 'style', 'zero_init_residual', 'act_cfg',
-            'act_positions', 'act_stages')
-    assert {k: cfg.model.backbone.get(k) for k in keys} == {
-        k: imagenet.model.backbone.get(k) for k in keys}
+    assert network(cfg) == network(imagenet)
     assert cfg.model.backbone.style == STYLE[family(path)]
 
 
 # -- 2. parameter counts of the official ACON README ----------------------
+
 
 @pytest.mark.parametrize('name, readme_millions', [
     ('acon/shufflenet-v2-0.5x_acon-c_16xb64_in1k', 1.4),
@@ -130,7 +135,8 @@ def decay_per_parameter(cfg: Config, model: torch.nn.Module) -> dict:
     optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
     decay = {
         id(p): group['weight_decay']
-        for group in optimizer.param_groups for p in group['params']
+        for group in optimizer.param_groups
+        for p in group['params']
     }
     trainable = {
         name: p
@@ -152,12 +158,13 @@ def test_weight_decay_only_on_conv_and_fc_weights(path):
     for name, value in decay.items():
         official = 'weight' in name and shapes[name].dim() > 1
         assert value == (base if official else 0.0), name
-    assert any(name.endswith(('.p1', '.funnel_conv.weight', '.fc1.weight'))
-               for name in decay) or 'relu' in path.stem
+    assert any(
+        name.endswith(('.p1', '.funnel_conv.weight', '.fc1.weight'))
+        for name in decay) or 'relu' in path.stem
 
 
-@pytest.mark.parametrize('path', [p for p in DOWNSTREAM if family(p) == 'acon'],
-                         ids=config_id)
+@pytest.mark.parametrize(
+    'path', [p for p in DOWNSTREAM if family(p) == 'acon'], ids=config_id)
 def test_downstream_acon_parameters_get_no_weight_decay(path):
     cfg = load(path)
     model = build(cfg)
@@ -171,6 +178,7 @@ def test_downstream_acon_parameters_get_no_weight_decay(path):
 
 # -- 4. DY-ReLU's reduction: explicit, and an R=8 variant -----------------
 
+
 def dyrelu_cfgs(node):
     """Every activation config of a DY-ReLU type inside ``node``."""
     if isinstance(node, dict):
@@ -183,8 +191,8 @@ def dyrelu_cfgs(node):
             yield from dyrelu_cfgs(value)
 
 
-@pytest.mark.parametrize('path', [p for p in CONFIGS if family(p) == 'dyrelu'],
-                         ids=config_id)
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if family(p) == 'dyrelu'], ids=config_id)
 def test_dyrelu_reduction_is_explicit(path):
     cfg = Config.fromfile(str(path))
     found = list(dyrelu_cfgs(cfg.model.to_dict()))
@@ -195,7 +203,8 @@ def test_dyrelu_reduction_is_explicit(path):
 
 @pytest.mark.parametrize('r4, r8', [
     ('resnet50_dyrelu-b_8xb32_in1k', 'resnet50_dyrelu-b-r8_8xb32_in1k'),
-    ('mobilenet-v2_dyrelu-b_8xb32_in1k', 'mobilenet-v2_dyrelu-b-r8_8xb32_in1k'),
+    ('mobilenet-v2_dyrelu-b_8xb32_in1k',
+     'mobilenet-v2_dyrelu-b-r8_8xb32_in1k'),
 ])
 def test_dyrelu_r8_variant_differs_only_in_the_hidden_layer(r4, r8):
     models = [
@@ -217,13 +226,13 @@ def test_dyrelu_r8_variant_differs_only_in_the_hidden_layer(r4, r8):
 
 # -- 5. FReLU placement in ShuffleNetV2 (README wording) ------------------
 
+
 def test_frelu_shufflenet_v2_places_frelu_after_the_stem_1x1s_and_conv_last():
     from mmcv.cnn import ConvModule
     cfg = load(REPO / 'configs/frelu/shufflenet-v2-0.5x_frelu_16xb64_in1k.py')
     backbone = build(cfg).backbone
     with_frelu = [
-        m for m in backbone.modules()
-        if isinstance(m, ConvModule)
+        m for m in backbone.modules() if isinstance(m, ConvModule)
         and isinstance(getattr(m, 'activate', None), FReLU)
     ]
     assert with_frelu[0] is backbone.conv1  # the stem 3x3 conv
@@ -232,5 +241,5 @@ def test_frelu_shufflenet_v2_places_frelu_after_the_stem_1x1s_and_conv_last():
     assert all(m.conv.kernel_size == (1, 1) for m in with_frelu[1:])
     # and nothing else: the depthwise 3x3s stay linear
     assert not any(
-        isinstance(m, ConvModule) and m.conv.groups > 1
-        and m.with_activation for m in backbone.modules())
+        isinstance(m, ConvModule) and m.conv.groups > 1 and m.with_activation
+        for m in backbone.modules())
