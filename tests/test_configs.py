@@ -4,18 +4,11 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.optim import build_optim_wrapper
 from mmengine.registry import HOOKS, MODELS, DefaultScope
 
-REPO = Path(__file__).resolve().parents[1]
-FAMILIES = ('frelu', 'acon', 'dyrelu')  # the papers' experiments
-CONFIGS = sorted(p for family in FAMILIES
-                 for p in (REPO / 'configs' / family).glob('*.py'))
+from tests.paper_configs import CONFIGS, FAMILIES, REPO, config_id
+
 SIZE = 32  # tiny images
-
-
-def config_id(path: Path) -> str:
-    return f'{path.parent.name}/{path.stem}'
 
 
 def load(path: Path) -> Config:
@@ -86,7 +79,7 @@ FAKE_BATCH = dict(
 
 def test_configs_are_found():
     assert {p.parent.name for p in CONFIGS} == set(FAMILIES)
-    assert len(CONFIGS) == 21
+    assert len(CONFIGS) == 24
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)
@@ -130,22 +123,6 @@ def test_missing_imagenet_checkpoint_fails_at_build(path, tmp_path):
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         with pytest.raises(FileNotFoundError, match='is not a file'):
             MODELS.build(cfg.model)
-
-
-def test_acon_parameters_get_no_weight_decay():
-    cfg = without_checkpoint(
-        load(REPO / 'configs/acon/resnet50_acon-c_8xb32_in1k.py'))
-    cfg.model.backbone.update(depth=18, act_positions=('conv1', ))
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
-    optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
-    decay = {
-        id(p): group['weight_decay']
-        for group in optim.param_groups for p in group['params']
-    }
-    act = model.backbone.layer1[0].act['conv1']
-    assert all(decay[id(p)] == 0 for p in (act.p1, act.p2, act.beta))
-    assert decay[id(model.backbone.layer1[0].conv1.weight)] == 1e-4
 
 
 def test_dyrelu_pose_config_puts_dyrelu_c_in_the_head():

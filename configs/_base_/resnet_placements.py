@@ -1,11 +1,21 @@
-# Where each paper puts its activation in ResNet: arguments of mmdynact's
-# ActResNet (positions: 'stem', 'conv1', 'conv2' = after the 3x3 conv,
-# 'add' = after the residual addition; stages 0-3; None = all). Configs use
-# them as model = dict(backbone=dict(**_base_.frelu)).
+# Each paper's ResNet, as arguments of mmdynact's ActResNet: the network
+# (stride placement, init) and where the activation goes (positions:
+# 'stem', 'conv1', 'conv2' = after the 3x3 conv, 'add' = after the residual
+# addition; stages 0-3; None = all). ImageNet and downstream configs use the
+# same dict, model = dict(backbone=dict(**_base_.frelu)), so a detector's
+# backbone is the network its ImageNet checkpoint was trained as.
+
+# The ResNet of the official FReLU and ACON code (megvii-model/FunnelAct
+# resnet/resnet.py; nmaac/acon ResNet_ACON, ResNet_MetaACON): the original
+# ResNet, whose bottleneck strides in its first 1x1 conv (mmpretrain's
+# style='caffe'; ResNet-50: 3.88 GFLOPs at 224x224 instead of 4.11), and no
+# zero-initialised last norm in the blocks (zero_init_residual=False).
+megvii_resnet = dict(style='caffe', zero_init_residual=False)
 
 # FReLU (Ma et al., ECCV 2020), as the official code: all three block
 # positions of stages 1-3, stage 4 and the stem keep ReLU.
 frelu = dict(
+    megvii_resnet,
     act_cfg=dict(type='FReLU'),
     act_positions=('conv1', 'conv2', 'add'),
     act_stages=(0, 1, 2))
@@ -14,11 +24,22 @@ frelu_partial = dict(frelu, act_positions=('conv2', ))
 # ACON-C / Meta-ACON (Ma et al., CVPR 2021): after the 3x3 conv of every
 # block.
 acon_c = dict(
-    act_cfg=dict(type='AconC'), act_positions=('conv2', ), act_stages=None)
+    megvii_resnet,
+    act_cfg=dict(type='AconC'),
+    act_positions=('conv2', ),
+    act_stages=None)
 # Meta-ACON as the official code: batch norms inside the switching network
 # G (r=16); with norm_eval=True (detection) they use their running stats.
 meta_acon = dict(
     acon_c, act_cfg=dict(type='MetaAconC', r=16, norm_cfg=dict(type='BN')))
-# DY-ReLU-B (Chen et al., ECCV 2020): every activation, stem included.
+
+# DY-ReLU-B (Chen et al., ECCV 2020): every activation, stem included. No
+# official ResNet code: mmpretrain's ResNet as is (style='pytorch', the
+# stride on the 3x3 conv; zero-initialised last norms). The hyper-function
+# reduction R=4 is our assumption (see ../dyrelu/README.md).
 dyrelu_b = dict(
-    act_cfg=dict(type='DyReLUB'), act_positions=None, act_stages=None)
+    style='pytorch',
+    zero_init_residual=True,
+    act_cfg=dict(type='DyReLUB', reduction=4),
+    act_positions=None,
+    act_stages=None)

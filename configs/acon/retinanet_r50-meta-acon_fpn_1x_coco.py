@@ -1,9 +1,10 @@
-# RetinaNet R-50-FPN 1x with the Meta-ACON ResNet-50, initialised from the
-# checkpoint of configs/acon/resnet50_meta-acon_8xb32_in1k.py; p1, p2
+# RetinaNet R-50-FPN 1x with the Meta-ACON ResNet-50 (the official code's
+# network), initialised from the checkpoint of
+# configs/acon/resnet50_meta-acon_8xb32_in1k.py; mmdet's recipe, p1, p2
 # without weight decay.
 _base_ = [
     '../_base_/retinanet_act-r50_fpn_1x_coco.py',
-    '../_base_/resnet_placements.py', '../_base_/acon_no-decay.py'
+    '../_base_/resnet_placements.py', '../_base_/weight-decay.py'
 ]
 model = dict(
     backbone=dict(
