@@ -13,8 +13,9 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdynact.engine import (PortableRunner, trust_local_checkpoints,
-                             write_local_files_atomically)
+from mmdynact.engine.compat import (PortableRunner,
+                                    trust_local_checkpoints,
+                                    write_local_files_atomically)
 from .toolbox import Toolbox, toolbox_of
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
@@ -77,9 +78,9 @@ def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type``, by default :class:`PortableRunner`.
 
     Local checkpoints are loaded in full (trusted, see
-    :mod:`mmdynact.engine.runner.trusted_checkpoints`) and local files are
+    :mod:`mmdynact.engine.compat.trusted_checkpoints`) and local files are
     written atomically (see
-    :mod:`mmdynact.engine.runner.atomic_local_backend`).
+    :mod:`mmdynact.engine.compat.atomic_local_backend`).
     """
     trust_local_checkpoints()
     write_local_files_atomically()
