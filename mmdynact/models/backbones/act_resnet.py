@@ -54,7 +54,8 @@ from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck,
                                                 ResLayer, ResNet)
 from torch import Tensor, nn
 
-from mmdynact.models.utils import build_activation, check_pretrained
+from mmdynact.models.activations import build_activation
+from mmdynact.models.utils import check_pretrained
 
 POSITIONS = ('stem', 'conv1', 'conv2', 'add')
 RELU = dict(type='ReLU', inplace=True)
