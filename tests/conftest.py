@@ -4,7 +4,7 @@ import torch
 
 from mmdynact.ops import set_backend
 from tests.tiny_workspace import (  # noqa: F401 (fixtures)
-    tiny_workspace, trained_classifier)
+    tiny_workspace, trained_classifier, trained_detector, trained_segmentor)
 
 
 @pytest.fixture(autouse=True)
