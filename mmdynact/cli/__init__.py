@@ -12,9 +12,9 @@ Each ``tools/*.py`` is a thin wrapper that calls a function here (all but
 * ``model_converters/*.py``: :mod:`.convert`.
 """
 from .common import add_common_arguments, build_runner, load_config, parse_args
-from .toolbox import TOOLBOXES, Toolbox, toolbox_of
+from .toolbox import TOOLBOXES, Toolbox, load_toolbox_config, toolbox_of
 
 __all__ = [
     'add_common_arguments', 'build_runner', 'load_config', 'parse_args',
-    'TOOLBOXES', 'Toolbox', 'toolbox_of'
+    'TOOLBOXES', 'Toolbox', 'load_toolbox_config', 'toolbox_of'
 ]

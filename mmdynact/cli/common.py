@@ -16,7 +16,7 @@ from mmengine.runner import Runner
 from mmdynact.engine.compat import (PortableRunner,
                                     trust_local_checkpoints,
                                     write_local_files_atomically)
-from .toolbox import Toolbox, toolbox_of
+from .toolbox import Toolbox, load_toolbox_config
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -61,10 +61,7 @@ def load_config(args: argparse.Namespace) -> Tuple[Config, Toolbox]:
     ``work_dir`` is, in order: ``--work-dir``, the config's ``work_dir``,
     ``work_dirs/<config file name>``.
     """
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    toolbox = toolbox_of(cfg)
+    cfg, toolbox = load_toolbox_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -6,10 +6,11 @@ and compares with the same model whose mmdynact activations are ReLU.
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from mmdynact.analysis import (complexity, model_for_analysis, summary,
                                unhandled_python_ops)
+from .toolbox import load_toolbox_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -35,9 +36,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Print the counts as ``tools/analysis_tools/get_flops.py`` does."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg, _ = load_toolbox_config(args.config, args.cfg_options)
     model, inputs = model_for_analysis(cfg, args.shape)
     unhandled = unhandled_python_ops(model, inputs)
     if unhandled:

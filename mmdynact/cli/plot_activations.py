@@ -12,6 +12,7 @@ from mmengine.config import DictAction
 
 from mmdynact.analysis.learned_activations import plot_activations
 from mmdynact.ops import BACKENDS
+from .toolbox import load_toolbox_config
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -42,6 +43,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Plot as ``tools/analysis_tools/plot_activations.py`` does."""
     args = parse_args(argv)
+    load_toolbox_config(args.config, args.cfg_options)  # clear import errors
     out_dir = args.out_dir or osp.join(
         'work_dirs', 'activations',
         osp.splitext(osp.basename(args.config))[0])

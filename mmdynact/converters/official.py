@@ -22,7 +22,8 @@ from torch import Tensor
 #: prefix that ``nn.DataParallel`` adds to every key
 DATA_PARALLEL_PREFIX = 'module.'
 #: tensor names of a batch norm (regular expression)
-BATCH_NORM_TENSOR = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
+BATCH_NORM_TENSOR = (r'(weight|bias|running_mean|running_var'
+                     r'|num_batches_tracked)')
 #: tensor names inside an official ACON-C / Meta-ACON layer
 ACON_TENSOR = (r'(p1|p2|beta|fc[12]\.(weight|bias)|bn[12]\.'
                f'{BATCH_NORM_TENSOR})')

@@ -33,8 +33,8 @@ def _checkpoints(node: Any, key: str) -> Iterator[Tuple[str, Any]]:
             yield from _checkpoints(value, path)
 
 
-def missing_pretrained_checkpoints(model_cfg: dict,
-                                   key: str = 'model') -> List[Tuple[str, Any]]:
+def missing_pretrained_checkpoints(
+        model_cfg: dict, key: str = 'model') -> List[Tuple[str, Any]]:
     """The pretrained checkpoints of ``model_cfg`` that are not local files.
 
     Looks at every ``init_cfg`` of type ``Pretrained`` and every string
