@@ -52,22 +52,23 @@ def version_lines(versions: Mapping[str, Optional[str]]) -> Lines:
 
 def device_lines() -> Lines:
     """CUDA, its GPUs, NCCL and gloo."""
-    if torch.cuda.is_available():
+    gpu = torch.cuda.is_available()
+    if gpu:
         gpus = ', '.join(
             f'{torch.cuda.get_device_name(i)} (sm '
             f'{".".join(map(str, torch.cuda.get_device_capability(i)))})'
             for i in range(torch.cuda.device_count()))
         cuda = f'available: {gpus}'
-        nccl_version = '.'.join(map(str, torch.cuda.nccl.version()))
     else:
         cuda = 'not available (no GPU visible; training runs on CPU)'
-        nccl_version = ''
-    if torch_dist.is_nccl_available():
-        nccl = f'in torch {nccl_version}'.rstrip()
-        if not nccl_version:
-            nccl += ' (unusable without a GPU; CPU runs use gloo)'
-    else:
+    if not torch_dist.is_nccl_available():
         nccl = 'not in this torch build'
+    elif gpu:
+        version = '.'.join(map(str, torch.cuda.nccl.version()))
+        nccl = f'available (NCCL {version})'
+    else:
+        nccl = ('in this torch build; unusable without a GPU (CPU runs use '
+                'gloo)')
     gloo = 'yes' if torch_dist.is_gloo_available() else 'no'
     return [('CUDA', cuda), ('NCCL', nccl), ('gloo', gloo)]
 
@@ -86,6 +87,7 @@ def mmcv_ops_line() -> Tuple[str, str]:
 
 def _run_triton_probe(device: str, interpret: bool) -> str:
     env = dict(os.environ)
+    env.pop('TRITON_INTERPRET', None)  # on a GPU: the compiled kernel
     if interpret:
         env['TRITON_INTERPRET'] = '1'
     try:

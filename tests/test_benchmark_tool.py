@@ -16,7 +16,7 @@ def test_benchmark_prints_a_row_per_layer():
          '--shape', '2', '8', '6', '6', '--warmup', '0', '--repeats', '1',
          '--layers', 'AconC', 'FReLU'],
         cwd=REPO, capture_output=True, text=True, check=True,
-        env=dict(os.environ, MMDYNACT_BACKEND='auto'))
+        env=dict(os.environ, MMDYNACT_BACKEND='auto', PYTHONPATH=str(REPO)))
     rows = [line for line in result.stdout.splitlines()
             if line.startswith('| Acon') or line.startswith('| FReLU')]
     assert [row.split('|')[1].strip() for row in rows] == ['AconC', 'FReLU']

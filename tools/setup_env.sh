@@ -10,7 +10,8 @@
 # otherwise (mmdynact/environment/mmcv_build.py decides and says which).
 # It ends with `python -m mmdynact.check_env`. Running it again is fast: when
 # nothing it installs from has changed and every import still works, it only
-# re-checks the imports and the environment.
+# re-checks mmcv (CPU ops are rebuilt with CUDA ops where that is possible now),
+# the imports and the environment.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,11 +47,21 @@ check_env() {
   "$venv/bin/python" -m mmdynact.check_env
 }
 
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check -c "$constraints" "${pip_args[@]}")
+
+install_mmcv() {
+  say "mmcv 2.1.0 with ops"
+  # keeps a working mmcv; else CUDA ops where a GPU and nvcc are, CPU ops
+  # otherwise (a CPU wheel found through --find-links / PIP_FIND_LINKS is taken)
+  "$venv/bin/python" mmdynact/environment/mmcv_build.py "${pip[@]}"
+}
+
 stamp_file="$venv/.mmdynact-setup-stamp"
 stamp=$(cat "$constraints" requirements/*.txt setup.py tools/setup_env.sh \
   mmdynact/environment/mmcv_build.py | sha256sum | cut -d' ' -f1)
 if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]]; then
-  say "already set up ($venv); checking imports"
+  say "already set up ($venv); checking mmcv and the imports"
+  install_mmcv
   if check_imports; then
     check_env
     exit 0
@@ -62,7 +73,6 @@ if [[ ! -x "$venv/bin/python" ]]; then
   say "creating virtual environment $venv"
   "$python" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check -c "$constraints" "${pip_args[@]}")
 
 say "torch, torchvision, build tools"
 "${pip[@]}" 'setuptools<82' wheel 'numpy<2' 'torch===2.13.0' 'torchvision==0.28.0'
@@ -70,10 +80,7 @@ say "torch, torchvision, build tools"
 say "mmengine"
 "${pip[@]}" 'mmengine==0.10.7'
 
-say "mmcv 2.1.0 with ops"
-# keeps a working mmcv; else CUDA ops where a GPU and nvcc are, CPU ops
-# otherwise (a CPU wheel found through --find-links / PIP_FIND_LINKS is taken)
-"$venv/bin/python" mmdynact/environment/mmcv_build.py "${pip[@]}"
+install_mmcv
 
 say "OpenMMLab toolboxes"
 "${pip[@]}" 'mmdet==3.3.0' 'mmsegmentation==1.2.2' ftfy regex 'mmpretrain==1.2.0'

@@ -204,16 +204,15 @@ def probe() -> Machine:
 
 
 def carry_out(plan: Plan, pip: Sequence[str]) -> str:
-    """Run ``pip`` as ``plan`` says; what is installed afterwards.
+    """Build as ``plan`` says (it must build) with ``pip``; what is installed.
 
     Raises:
         SystemExit: If the installed mmcv does not have ``plan.ops``.
     """
     if plan.build_tools:
         subprocess.run([*pip, *plan.build_tools], check=True)
-    if plan.build:
-        subprocess.run([*pip, *plan.pip_args, MMCV],
-                       env={**os.environ, **plan.env}, check=True)
+    subprocess.run([*pip, *plan.pip_args, MMCV],
+                   env={**os.environ, **plan.env}, check=True)
     ops = installed_mmcv_ops()
     if ops != plan.ops:
         got = 'no importable mmcv.ops' if ops is None else OPS_NAMES[ops]
@@ -230,9 +229,8 @@ def main(pip: Sequence[str]) -> None:
                          'PYTHON -m pip install [PIP ARGS...]')
     plan = decide(probe())
     print(f'[setup_env] {plan.describe()}', flush=True)
-    installed = carry_out(plan, pip)
-    print(f'[setup_env] {"built" if plan.build else "kept"} {installed}',
-          flush=True)
+    if plan.build:
+        print(f'[setup_env] built {carry_out(plan, pip)}', flush=True)
 
 
 if __name__ == '__main__':
