@@ -1,9 +1,23 @@
-"""Install mmdynact: ``pip install -e .`` (extras: det, seg, cls, pose, all, tests)."""
+"""Install mmdynact: ``pip install -e .`` (extras: det, seg, cls, pose, all, tests).
+
+Wheels and non-editable installs also carry the configs and the model
+index, as ``mmdynact/.mim/configs`` and ``mmdynact/.mim/model-index.yml``
+(the layout of mim and of mmdet/mmpretrain), so that a config can inherit
+ours with ``_base_ = 'mmdynact::dyrelu/...'`` (after ``import mmdynact``).
+"""
 import os.path as osp
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+#: shipped in the package as ``mmdynact/.mim/<name>``
+MIM_CONFIGS = 'configs'
+MIM_INDEX = 'model-index.yml'
+#: mmengine reads ``.mim/model-index.yml`` to resolve any ``mmdynact::``
+#: path and fails without one; a checkout without a model index ships this
+EMPTY_INDEX = 'Import: []\n'
 
 
 def read_version() -> str:
@@ -18,6 +32,34 @@ def read_requirements(name: str) -> list:
     with open(osp.join(HERE, 'requirements', f'{name}.txt')) as f:
         lines = (line.split('#')[0].strip() for line in f)
         return [line for line in lines if line]
+
+
+class BuildPyWithMim(build_py):
+    """``build_py`` that also puts the configs and model index into ``.mim``.
+
+    The copy is made at build time, into the build folder only: the
+    repository keeps one ``configs/``. Editable installs get none, as
+    mmengine looks for ``.mim`` next to the installed package, which an
+    editable install does not have; they use the config paths directly.
+    """
+
+    def run(self) -> None:
+        super().run()
+        if self.editable_mode:
+            return
+        mim = osp.join(self.build_lib, 'mmdynact', '.mim')
+        if osp.exists(mim):
+            shutil.rmtree(mim)
+        shutil.copytree(
+            osp.join(HERE, MIM_CONFIGS),
+            osp.join(mim, MIM_CONFIGS),
+            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        index = osp.join(HERE, MIM_INDEX)
+        if osp.exists(index):
+            shutil.copyfile(index, osp.join(mim, MIM_INDEX))
+        else:
+            with open(osp.join(mim, MIM_INDEX), 'w') as f:
+                f.write(EMPTY_INDEX)
 
 
 extras = {
@@ -46,4 +88,5 @@ setup(
     install_requires=read_requirements('runtime'),
     extras_require=extras,
     zip_safe=False,
+    cmdclass={'build_py': BuildPyWithMim},
 )

@@ -2,8 +2,9 @@
 
 Importing it registers the activations (``DyReLUA/B/C``, ``FReLU``,
 ``AconA/B/C``, ``MetaAconC``) in mmengine's root ``MODELS`` registry, the
-hooks in ``HOOKS``, and lets mmcv's ``ConvModule`` pass channel counts to
-them. It imports none of the downstream toolboxes.
+hooks in ``HOOKS``, lets mmcv's ``ConvModule`` pass channel counts to them,
+and lets configs inherit ours as ``mmdynact::<folder>/<config>.py``. It
+imports none of the downstream toolboxes.
 """
 import mmcv
 import mmengine
@@ -31,5 +32,8 @@ _check_version(mmengine, MMENGINE_RANGE)
 
 from .engine import *  # noqa: F401,F403,E402
 from .models import *  # noqa: F401,F403,E402
+from .package_configs import register_package_configs  # noqa: E402
+
+register_package_configs()
 
 __all__ = ['__version__', 'version_info']

@@ -10,7 +10,7 @@ import torch  # noqa: E402
 
 from mmdynact.ops import set_backend  # noqa: E402
 from tests.tiny_workspace import (  # noqa: E402,F401 (fixtures)
-    tiny_workspace, trained_classifier)
+    tiny_workspace, trained_classifier, trained_detector, trained_segmentor)
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,10 @@ from mmengine.registry import MODELS
 from mmengine.runner import load_checkpoint
 from torch import nn
 
+from mmdynact.cli.convert import acon_shufflenet_v2
 from mmdynact.converters import (convert_acon_resnet,
-                                 convert_acon_shufflenet_v2,
+                                 convert_acon_shufflenet_v2, convert_file,
                                  shufflenet_v2_channel_maps)
-from mmdynact.converters.cli import convert_file, main
 
 
 def _act(kind, width, r=16):
@@ -310,7 +310,7 @@ def test_command_line(tmp_path, capsys):
     official = OfficialShuffleNetV2('meta')
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     torch.save({'state_dict': official.state_dict()}, src)
-    main(convert_acon_shufflenet_v2, 'convert', [str(src), str(dst)])
+    acon_shufflenet_v2([str(src), str(dst)])
     printed = capsys.readouterr().out
     assert "'type': 'MetaAconC', 'r': 8, 'norm_cfg': {'type': 'BN'}" in (
         printed)
@@ -318,5 +318,4 @@ def test_command_line(tmp_path, capsys):
     assert torch.load(dst, weights_only=True)['meta']['converted_from'] == (
         str(src))
     with pytest.raises(FileNotFoundError, match='src: '):
-        main(convert_acon_shufflenet_v2, 'convert',
-             [str(tmp_path / 'none.pth'), str(dst)])
+        acon_shufflenet_v2([str(tmp_path / 'none.pth'), str(dst)])

@@ -1,4 +1,4 @@
-"""mmdynact.engine.runner: CPU distributed runs, checkpoint loading/saving."""
+"""mmdynact.engine.compat: CPU distributed runs, checkpoint loading/saving."""
 import os
 import socket
 
@@ -12,9 +12,10 @@ from mmengine.runner import CheckpointLoader, save_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint, load_from_local
 from torch import nn
 
-from mmdynact.engine import (AtomicLocalBackend, PortableRunner,
-                             launcher_env, trust_local_checkpoints,
-                             write_atomically, write_local_files_atomically)
+from mmdynact.engine.compat import (AtomicLocalBackend, PortableRunner,
+                                    launcher_env, trust_local_checkpoints,
+                                    write_atomically,
+                                    write_local_files_atomically)
 
 
 class SyncBNModel(BaseModel):

@@ -1,22 +1,17 @@
 """tools/train.py then tools/test.py on the tiny data, one config a toolbox."""
 import pytest
 
-from tests.tiny_workspace import (CLS_CONFIG, TINY_CONFIGS, read_test_metrics,
-                                  run_python, train_losses)
+from tests.tiny_workspace import (CLS_CONFIG, DET_CONFIG, SEG_CONFIG,
+                                  TINY_CONFIGS, last_checkpoint,
+                                  read_test_metrics, run_python, train_losses)
 
-#: config, train options, checkpoint, test options, metric key; training
-#: skips validation (val_begin), tools/test.py evaluates
-CASES = {
-    'detection': ('retinanet_r18-dyrelu-b_fpn_tiny-coco.py', (
-        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=2'),
-        'epoch_1.pth', ('model.test_cfg.score_thr=0', ), 'coco/bbox_mAP'),
-    'segmentation': ('pspnet_r18-d8-frelu_tiny-cityscapes.py', (
-        'train_cfg.max_iters=12', 'default_hooks.logger.interval=2'),
-        'iter_12.pth', (), 'mIoU'),
-    'keypoints': ('td-hm_mobilenetv2-dyrelu_tiny-coco-64x64.py', (
-        'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1'),
-        'epoch_2.pth', (), 'coco/AP'),
+#: the trained model's fixture, its config, test options, metric key
+TRAINED = {
+    'detection': ('trained_detector', DET_CONFIG,
+                  ('model.test_cfg.score_thr=0', ), 'coco/bbox_mAP'),
+    'segmentation': ('trained_segmentor', SEG_CONFIG, (), 'mIoU'),
 }
+POSE_CONFIG = TINY_CONFIGS / 'td-hm_mobilenetv2-dyrelu_tiny-coco-64x64.py'
 
 
 def _assert_loss_went_down(losses):
@@ -25,22 +20,29 @@ def _assert_loss_went_down(losses):
     assert sum(last) / len(last) < sum(first) / len(first), losses
 
 
-@pytest.mark.parametrize('case', sorted(CASES))
-def test_train_then_test(case, tiny_workspace, tmp_path):  # noqa: F811
-    config, train_options, checkpoint, test_options, metric = CASES[case]
-    config = TINY_CONFIGS / config
-    run_python(tiny_workspace, 'tools/train.py', config, '--work-dir',
-               tmp_path, '--cfg-options', 'train_cfg.val_begin=1000',
-               *train_options)
-    _assert_loss_went_down(train_losses(tmp_path))
+@pytest.mark.parametrize('case', sorted(TRAINED))
+def test_trained_model_tests(case, request, tiny_workspace, tmp_path):
+    fixture, config, test_options, metric = TRAINED[case]
+    work_dir = request.getfixturevalue(fixture)
+    _assert_loss_went_down(train_losses(work_dir))
     test_args = ('--cfg-options', *test_options) if test_options else ()
-    run_python(tiny_workspace, 'tools/test.py', config, tmp_path / checkpoint,
-               '--work-dir', tmp_path, *test_args)
+    run_python(tiny_workspace, 'tools/test.py', config,
+               last_checkpoint(work_dir), '--work-dir', tmp_path, *test_args)
     assert metric in read_test_metrics(tmp_path)
 
 
-def test_classifier_trains_and_tests(trained_classifier,  # noqa: F811
-                                     tiny_workspace):  # noqa: F811
+def test_keypoints_train_then_test(tiny_workspace, tmp_path):
+    # training skips validation (val_begin), tools/test.py evaluates
+    run_python(tiny_workspace, 'tools/train.py', POSE_CONFIG, '--work-dir',
+               tmp_path, '--cfg-options', 'train_cfg.val_begin=1000',
+               'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
+    _assert_loss_went_down(train_losses(tmp_path))
+    run_python(tiny_workspace, 'tools/test.py', POSE_CONFIG,
+               tmp_path / 'epoch_2.pth', '--work-dir', tmp_path)
+    assert 'coco/AP' in read_test_metrics(tmp_path)
+
+
+def test_classifier_trains_and_tests(trained_classifier, tiny_workspace):
     # (from scratch, its loss first rises for a few dozen iterations)
     assert train_losses(trained_classifier)
     out = trained_classifier / 'predictions.pkl'

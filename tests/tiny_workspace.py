@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 import pytest
 
@@ -19,8 +19,16 @@ from mmdynact.tiny_datasets import write_tiny_datasets
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIGS = REPO / 'configs' / '_tiny_'
 CLS_CONFIG = TINY_CONFIGS / 'mobilenet-v2_dyrelu-b_tiny-imagenet.py'
+DET_CONFIG = TINY_CONFIGS / 'retinanet_r18-dyrelu-b_fpn_tiny-coco.py'
+SEG_CONFIG = TINY_CONFIGS / 'pspnet_r18-d8-frelu_tiny-cityscapes.py'
 #: two short epochs of the classifier, shared by the tests that compare runs
 CLS_OPTIONS = ('train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
+#: a short training of the detector and the segmentor; no validation
+#: (tools/test.py evaluates)
+DET_OPTIONS = ('train_cfg.max_epochs=1', 'default_hooks.logger.interval=2',
+               'train_cfg.val_begin=1000')
+SEG_OPTIONS = ('train_cfg.max_iters=12', 'default_hooks.logger.interval=2',
+               'train_cfg.val_begin=1000')
 
 
 # Session fixtures, registered once through tests/conftest.py (importing them
@@ -36,10 +44,33 @@ def tiny_workspace(tmp_path_factory) -> Path:
 @pytest.fixture(scope='session')
 def trained_classifier(tiny_workspace) -> Path:
     """Work dir of the tiny classifier trained for ``CLS_OPTIONS``."""
-    work_dir = tiny_workspace / 'work_dirs' / 'classifier'
-    run_python(tiny_workspace, 'tools/train.py', CLS_CONFIG, '--work-dir',
-               work_dir, '--cfg-options', *CLS_OPTIONS)
+    return train(tiny_workspace, CLS_CONFIG, 'classifier', CLS_OPTIONS)
+
+
+@pytest.fixture(scope='session')
+def trained_detector(tiny_workspace) -> Path:
+    """Work dir of the tiny RetinaNet trained for ``DET_OPTIONS``."""
+    return train(tiny_workspace, DET_CONFIG, 'detector', DET_OPTIONS)
+
+
+@pytest.fixture(scope='session')
+def trained_segmentor(tiny_workspace) -> Path:
+    """Work dir of the tiny PSPNet trained for ``SEG_OPTIONS``."""
+    return train(tiny_workspace, SEG_CONFIG, 'segmentor', SEG_OPTIONS)
+
+
+def train(workspace: Path, config: Path, name: str,
+          options: Sequence[str]) -> Path:
+    """Train ``config`` with ``tools/train.py``; its work dir."""
+    work_dir = workspace / 'work_dirs' / name
+    run_python(workspace, 'tools/train.py', config, '--work-dir', work_dir,
+               '--cfg-options', *options)
     return work_dir
+
+
+def last_checkpoint(work_dir: Path) -> Path:
+    """The checkpoint a training run in ``work_dir`` saved last."""
+    return Path((work_dir / 'last_checkpoint').read_text().strip())
 
 
 def tool_env(**extra: str) -> Dict[str, str]:

@@ -8,68 +8,11 @@ ResNet-18 with DY-ReLU-B at every activation) with ``tools/train.py``,
 evaluates the checkpoint with ``tools/test.py`` (mmdet's CocoMetric, i.e.
 pycocotools' COCO bbox mAP) and prints where the checkpoint, logs, metrics
 and predictions are. ``make demo`` runs it after setting up the environment.
+The logic is in :mod:`mmdynact.cli.demo`.
 """
-import argparse
-import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from mmdynact.tiny_datasets import write_tiny_datasets
-
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / 'configs/_tiny_/retinanet_r18-dyrelu-b_fpn_tiny-coco.py'
-DATA = Path('data/tiny')
-
-
-def run(*args) -> None:
-    """Run a tool of this checkout with this Python; stop if it fails.
-
-    The kernels run eager unless ``MMDYNACT_BACKEND`` says otherwise: on a
-    short CPU run, compiling the fused ones would take longer than they save.
-    """
-    command = [sys.executable, *map(str, args)]
-    print('\n$', ' '.join(command), flush=True)
-    env = dict(os.environ)
-    env.setdefault('MMDYNACT_BACKEND', 'eager')
-    subprocess.run(command, check=True, env=env)
-
-
-def newest(work_dir: Path, pattern: str) -> Path:
-    """The last file matching ``pattern`` (run folders sort by time)."""
-    return sorted(work_dir.glob(pattern))[-1]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-dir', type=Path,
-                        default=Path('work_dirs/demo'))
-    parser.add_argument('--config', type=Path, default=CONFIG)
-    args = parser.parse_args()
-    start = time.time()
-    if not (DATA / 'coco' / 'annotations').exists():
-        write_tiny_datasets(DATA, ['coco'])
-        print(f'wrote the tiny COCO data set to {DATA / "coco"}')
-    run(REPO / 'tools/train.py', args.config, '--work-dir', args.work_dir)
-    train_log = newest(args.work_dir, '*/*.log')
-    checkpoint = Path(
-        (args.work_dir / 'last_checkpoint').read_text().strip())
-    predictions = args.work_dir / 'predictions.pkl'
-    run(REPO / 'tools/test.py', args.config, checkpoint, '--work-dir',
-        args.work_dir, '--out', predictions)
-    metrics_file = newest(args.work_dir, '*/[0-9]*_[0-9]*.json')
-    metrics = json.loads(metrics_file.read_text())
-    print(f'\n== mmdynact demo: done in {time.time() - start:.0f} s ==')
-    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
-        print(f'{key:18s} {metrics.get(key, float("nan")):.3f}')
-    print(f'checkpoint         {checkpoint}')
-    print(f'training log       {train_log}')
-    print(f'test metrics       {metrics_file}')
-    print(f'test log           {metrics_file.with_suffix(".log")}')
-    print(f'predictions        {predictions}')
-
+from mmdynact.cli.demo import main
 
 if __name__ == '__main__':
-    main()
+    main(Path(__file__).resolve().parent)

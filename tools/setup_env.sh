@@ -6,8 +6,12 @@
 #
 # Extra arguments are passed to every pip call (e.g. --find-links ../shared/wheels
 # to take a prebuilt mmcv wheel instead of the ~45 min source build).
-# Running it again is fast: when nothing it installs from has changed and every
-# import still works, it only re-checks the imports.
+# mmcv is built with CUDA ops on a machine with a CUDA GPU and nvcc, with CPU ops
+# otherwise (mmdynact/environment/mmcv_build.py decides and says which).
+# It ends with `python -m mmdynact.check_env`. Running it again is fast: when
+# nothing it installs from has changed and every import still works, it only
+# re-checks mmcv (CPU ops are rebuilt with CUDA ops where that is possible now),
+# the imports and the environment.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,11 +42,30 @@ print('[setup_env] environment ready: source .venv/bin/activate')
 PY
 }
 
+check_env() {
+  say "checking the environment (python -m mmdynact.check_env)"
+  "$venv/bin/python" -m mmdynact.check_env
+}
+
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check -c "$constraints" "${pip_args[@]}")
+
+install_mmcv() {
+  say "mmcv 2.1.0 with ops"
+  # keeps a working mmcv; else CUDA ops where a GPU and nvcc are, CPU ops
+  # otherwise (a CPU wheel found through --find-links / PIP_FIND_LINKS is taken)
+  "$venv/bin/python" mmdynact/environment/mmcv_build.py "${pip[@]}"
+}
+
 stamp_file="$venv/.mmdynact-setup-stamp"
-stamp=$(cat "$constraints" requirements/*.txt setup.py tools/setup_env.sh | sha256sum | cut -d' ' -f1)
+stamp=$(cat "$constraints" requirements/*.txt setup.py tools/setup_env.sh \
+  mmdynact/environment/mmcv_build.py | sha256sum | cut -d' ' -f1)
 if [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp" ]]; then
-  say "already set up ($venv); checking imports"
-  check_imports && exit 0
+  say "already set up ($venv); checking mmcv and the imports"
+  install_mmcv
+  if check_imports; then
+    check_env
+    exit 0
+  fi
   say "imports failed; installing again"
 fi
 
@@ -50,7 +73,6 @@ if [[ ! -x "$venv/bin/python" ]]; then
   say "creating virtual environment $venv"
   "$python" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check -c "$constraints" "${pip_args[@]}")
 
 say "torch, torchvision, build tools"
 "${pip[@]}" 'setuptools<82' wheel 'numpy<2' 'torch===2.13.0' 'torchvision==0.28.0'
@@ -58,14 +80,7 @@ say "torch, torchvision, build tools"
 say "mmengine"
 "${pip[@]}" 'mmengine==0.10.7'
 
-if "$venv/bin/python" -c 'import mmcv.ops' 2>/dev/null; then
-  say "mmcv with ops already installed"
-else
-  # A wheel found through --find-links / PIP_FIND_LINKS is taken as is;
-  # otherwise pip builds the source distribution against the installed torch.
-  say "mmcv 2.1.0 with ops (a source build takes ~45 min on 2 cores)"
-  MMCV_WITH_OPS=1 "${pip[@]}" --no-build-isolation 'mmcv==2.1.0'
-fi
+install_mmcv
 
 say "OpenMMLab toolboxes"
 "${pip[@]}" 'mmdet==3.3.0' 'mmsegmentation==1.2.2' ftfy regex 'mmpretrain==1.2.0'
@@ -80,3 +95,4 @@ say "mmdynact (editable) and test tools"
 say "checking imports"
 check_imports
 echo "$stamp" > "$stamp_file"
+check_env

@@ -13,9 +13,10 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdynact.engine import (PortableRunner, trust_local_checkpoints,
-                             write_local_files_atomically)
-from .toolbox import Toolbox, toolbox_of
+from mmdynact.engine.compat import (PortableRunner,
+                                    trust_local_checkpoints,
+                                    write_local_files_atomically)
+from .toolbox import Toolbox, load_toolbox_config
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -60,10 +61,7 @@ def load_config(args: argparse.Namespace) -> Tuple[Config, Toolbox]:
     ``work_dir`` is, in order: ``--work-dir``, the config's ``work_dir``,
     ``work_dirs/<config file name>``.
     """
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    toolbox = toolbox_of(cfg)
+    cfg, toolbox = load_toolbox_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -77,9 +75,9 @@ def build_runner(cfg: Config) -> Runner:
     """The config's ``runner_type``, by default :class:`PortableRunner`.
 
     Local checkpoints are loaded in full (trusted, see
-    :mod:`mmdynact.engine.runner.trusted_checkpoints`) and local files are
+    :mod:`mmdynact.engine.compat.trusted_checkpoints`) and local files are
     written atomically (see
-    :mod:`mmdynact.engine.runner.atomic_local_backend`).
+    :mod:`mmdynact.engine.compat.atomic_local_backend`).
     """
     trust_local_checkpoints()
     write_local_files_atomically()

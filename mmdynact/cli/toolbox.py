@@ -1,9 +1,12 @@
 """The OpenMMLab toolbox a config belongs to, and how its tools differ."""
+import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional, Tuple
 
 from mmengine.config import Config
+
+from mmdynact.environment import explain_incompatibility
 
 
 def _det_show_dir(cfg: Config, show_dir: str) -> None:
@@ -48,13 +51,22 @@ class Toolbox:
     dump_metric: str
     show_dir: Callable[[Config, str], None]
 
-    def check_installed(self) -> None:
-        """Raise an ImportError with the install command if it is missing."""
+    def check_importable(self) -> None:
+        """Import its models; raise an ImportError that says what to do.
+
+        A missing toolbox gets the install command; a failure that a known
+        incompatibility explains (e.g. transformers 5 breaking mmpretrain
+        1.2, and mmdet with it) gets its cause and fix, instead of the
+        registry errors mmengine would report later.
+        """
         if importlib.util.find_spec(self.package) is None:
             raise ImportError(
                 f"The config has default_scope='{self.scope}', but "
                 f'{self.package} is not installed: {self.install} '
                 '(or run tools/setup_env.sh, which installs all four)')
+        models = f'{self.package}.models'
+        with explain_incompatibility(f'importing {models}'):
+            importlib.import_module(models)
 
 
 TOOLBOXES: Dict[str, Toolbox] = {
@@ -77,7 +89,7 @@ TOOLBOXES: Dict[str, Toolbox] = {
 
 
 def toolbox_of(cfg: Config) -> Toolbox:
-    """The toolbox named by ``cfg.default_scope``, checked to be installed."""
+    """The toolbox named by ``cfg.default_scope``, checked to be importable."""
     scope = cfg.get('default_scope')
     if scope not in TOOLBOXES:
         choices = ', '.join(repr(name) for name in TOOLBOXES)
@@ -87,5 +99,20 @@ def toolbox_of(cfg: Config) -> Toolbox:
             f'{choices} in the config (it chooses the datasets, models and '
             f'metrics)')
     toolbox = TOOLBOXES[scope]
-    toolbox.check_installed()
+    toolbox.check_importable()
     return toolbox
+
+
+def load_toolbox_config(path: str,
+                        cfg_options: Optional[dict] = None
+                        ) -> Tuple[Config, Toolbox]:
+    """The config at ``path`` with ``cfg_options`` merged, and its toolbox.
+
+    A failure to read it that a known incompatibility explains (e.g.
+    ``_base_ = 'mmdet::...'`` with setuptools >= 82) names the fix.
+    """
+    with explain_incompatibility(f'loading the config {path}'):
+        cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg, toolbox_of(cfg)

@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config
 
+from mmdynact.models.utils import check_pretrained_checkpoints
 from .common import add_common_arguments, build_runner, load_config
 from .common import parse_args as parse
 
@@ -56,8 +57,14 @@ def apply_train_options(cfg: Config, args: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Train as ``tools/train.py`` does with ``argv``."""
+    """Train as ``tools/train.py`` does with ``argv``.
+
+    A missing pretrained checkpoint (``init_cfg=dict(type='Pretrained')``)
+    is reported before anything is built (mmengine reads it only when
+    training starts, after building the data sets).
+    """
     args = parse_args(argv)
     cfg, _ = load_config(args)
     apply_train_options(cfg, args)
+    check_pretrained_checkpoints(cfg.model)
     build_runner(cfg).train()

@@ -4,7 +4,7 @@ The official ResNets are torchvision-style with three differences that the
 conversion handles:
 
 * every convolution has a bias: it is folded into the batch norm after it
-  (:func:`~.state_dict_ops.fold_conv_bias`), so the converted backbone
+  (:func:`~.conversion.fold_conv_bias`), so the converted backbone
   computes the same function without conv biases;
 * a Bottleneck strides in its first 1x1 conv: ``style='caffe'`` in
   mmpretrain's ResNet;
@@ -18,10 +18,9 @@ from typing import Dict, List, Tuple
 
 from torch import Tensor
 
-from .conversion import Conversion
-from .official_acon import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
-                            rename_acon_tensor)
-from .state_dict_ops import fold_conv_bias, reject_unknown_keys
+from .conversion import Conversion, fold_conv_bias
+from .official import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
+                       reject_unknown_keys, rename_acon_tensor)
 
 #: (block type, blocks per stage) -> depth
 DEPTHS: Dict[Tuple[str, Tuple[int, ...]], int] = {

@@ -19,11 +19,10 @@ from typing import Dict, List
 import torch
 from torch import Tensor
 
-from .conversion import Conversion
-from .official_acon import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
-                            rename_acon_tensor)
+from .conversion import NORM_VECTORS, Conversion, fold_conv_bias
+from .official import (ACON_TENSOR, BATCH_NORM_TENSOR, acon_act_cfg,
+                       reject_unknown_keys, rename_acon_tensor)
 from .shufflenet_v2_channels import LAST, STEM, shufflenet_v2_channel_maps
-from .state_dict_ops import NORM_VECTORS, fold_conv_bias, reject_unknown_keys
 
 STAGE_BLOCKS = (4, 8, 4)
 #: first stage's output channels -> mmpretrain's widen_factor

@@ -1,21 +1,22 @@
-"""The result of converting an official checkpoint, checked and saved."""
+"""Our side of a conversion: edited tensors, checked, saved, explained.
+
+A converter (``convert_acon_resnet``...) turns an official state dict into a
+:class:`Conversion`; :func:`convert_file` runs one on a file.
+"""
+import os.path as osp
 import pprint
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Callable, Dict, Iterable, Mapping, Tuple
 
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .state_dict_ops import check_state_dict
+from .official import OFFICIAL_INPUTS, load_official_state_dict
 
 BACKBONE_PREFIX = 'backbone.'
-#: how the papers' training scripts feed images (ToBGRTensor, no Normalize)
-OFFICIAL_INPUTS = (
-    'The official models were trained on BGR images in 0..255 without '
-    'normalisation: use data_preprocessor mean=[0., 0., 0.], std=[1., 1., '
-    '1.] and to_rgb=False (mmpretrain) or bgr_to_rgb=False (mmdet, mmseg, '
-    'mmpose).')
+#: the tensors of a batch norm that have one value per channel
+NORM_VECTORS = ('weight', 'bias', 'running_mean', 'running_var')
 
 
 @dataclass
@@ -60,3 +61,80 @@ class Conversion:
             ['backbone config for this checkpoint:',
              pprint.pformat(self.backbone, sort_dicts=False)] +
             list(self.notes))
+
+
+#: a converter: official state dict -> conversion
+Converter = Callable[[Dict[str, Tensor]], Conversion]
+
+
+def convert_file(convert: Converter, src: str, dst: str) -> Conversion:
+    """Convert the official checkpoint ``src``, check it, save it to ``dst``.
+
+    The check builds the target backbone and compares every key and shape.
+    """
+    if not osp.isfile(src):
+        raise FileNotFoundError(f'src: {src} is not a file')
+    conversion = convert(load_official_state_dict(src))
+    conversion.check()
+    conversion.save(dst, src)
+    return conversion
+
+
+def fold_conv_bias(state: Dict[str, Tensor], conv: str, norm: str) -> None:
+    """Remove ``conv.bias`` by moving it into the batch norm ``norm``.
+
+    ``BN(conv(x) + bias)`` equals ``BN'(conv(x))`` with ``running_mean' =
+    running_mean - bias``: exactly in eval mode, and in training mode too,
+    where the batch mean cancels the bias.
+
+    Args:
+        state: State dict, edited in place.
+        conv: Prefix of the convolution (``<conv>.bias``).
+        norm: Prefix of the batch norm that follows it.
+    """
+    bias = state.pop(f'{conv}.bias', None)
+    if bias is None:
+        return
+    mean_key = f'{norm}.running_mean'
+    if mean_key not in state:
+        raise KeyError(f'{conv}.bias has no batch norm to fold into: '
+                       f'{mean_key} is missing from the checkpoint')
+    state[mean_key] = state[mean_key] - bias
+
+
+def check_state_dict(converted: Mapping[str, Tensor],
+                     expected: Mapping[str, Tensor], target: str) -> None:
+    """Raise if ``converted`` would not load strictly where ``expected``.
+
+    Args:
+        converted: The converted tensors.
+        expected: The target module's ``state_dict()``.
+        target: Description of the target, for the message.
+    """
+    missing = sorted(set(expected) - set(converted))
+    unexpected = sorted(set(converted) - set(expected))
+    if missing or unexpected:
+        raise KeyError(
+            f'the converted checkpoint does not fit {target}:'
+            f'{_listing("missing keys", missing)}'
+            f'{_listing("unexpected keys", unexpected)}\nIs the input a '
+            'complete checkpoint of the official model this converter is '
+            'for?')
+    mismatched = [
+        f'{key}: {tuple(converted[key].shape)} vs {tuple(value.shape)}'
+        for key, value in expected.items()
+        if converted[key].shape != value.shape
+    ]
+    if mismatched:
+        listing = _listing('shape (converted vs model)', mismatched)
+        raise ValueError(
+            f'the converted checkpoint does not fit {target}:{listing}')
+
+
+def _listing(title: str, items: Iterable[str], limit: int = 10) -> str:
+    items = list(items)
+    if not items:
+        return ''
+    shown = ', '.join(items[:limit])
+    more = f' and {len(items) - limit} more' if len(items) > limit else ''
+    return f'\n  {title} ({len(items)}): {shown}{more}'

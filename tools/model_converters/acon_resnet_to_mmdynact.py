@@ -5,10 +5,10 @@
 DST holds an mmpretrain classifier whose backbone is mmdynact's
 ``ActResNet`` (``style='caffe'``, ACON after the 3x3 convs; Meta-ACON with
 ``norm_cfg=dict(type='BN')``); the script prints the backbone config. See
-:mod:`mmdynact.converters.acon_resnet`.
+:mod:`mmdynact.converters.acon_resnet`;
+the command line is :func:`mmdynact.cli.convert.acon_resnet`.
 """
-from mmdynact.converters import convert_acon_resnet
-from mmdynact.converters.cli import main
+from mmdynact.cli.convert import acon_resnet
 
 if __name__ == '__main__':
-    main(convert_acon_resnet, __doc__.split('\n')[0])
+    acon_resnet()

@@ -6,10 +6,10 @@ DST holds an mmpretrain classifier with mmpretrain's ``ShuffleNetV2``
 (``widen_factor=0.5``, ``act_cfg`` ``AconC`` or ``MetaAconC`` with ``r=8``
 and ``norm_cfg=dict(type='BN')``); the script prints the backbone config.
 Channels are reordered to mmpretrain's block wiring. See
-:mod:`mmdynact.converters.acon_shufflenet_v2`.
+:mod:`mmdynact.converters.acon_shufflenet_v2`;
+the command line is :func:`mmdynact.cli.convert.acon_shufflenet_v2`.
 """
-from mmdynact.converters import convert_acon_shufflenet_v2
-from mmdynact.converters.cli import main
+from mmdynact.cli.convert import acon_shufflenet_v2
 
 if __name__ == '__main__':
-    main(convert_acon_shufflenet_v2, __doc__.split('\n')[0])
+    acon_shufflenet_v2()

@@ -14,13 +14,17 @@ channel count of the tensor the activation sees:
 
 Everything else (other activations, explicit ``channels``, no activation) is
 passed through unchanged. The parameters exist right after construction.
+
+Models that build activations themselves, for a tensor whose channel count
+they know, use :func:`build_activation`, which fills it in the same way.
 """
 import functools
 import inspect
 from typing import Optional
 
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, build_activation_layer
 from mmengine.registry import MODELS
+from torch import nn
 
 from .base import ChannelActivation
 
@@ -38,6 +42,20 @@ def activation_channels(act_cfg: Optional[dict], in_channels: int,
     if 'conv' in order and order.index('act') < order.index('conv'):
         return in_channels
     return out_channels
+
+
+def build_activation(act_cfg: dict, channels: int) -> nn.Module:
+    """``build_activation_layer(act_cfg)``, with ``channels`` filled in.
+
+    Channel-dependent layers (:class:`~.base.ChannelActivation` subclasses
+    such as ``FReLU``) get ``channels`` unless ``act_cfg`` sets it; any other
+    activation (``ReLU``...) is built as is.
+    """
+    filled = activation_channels(act_cfg, channels, channels,
+                                 ('conv', 'norm', 'act'))
+    if filled is not None:
+        act_cfg = dict(act_cfg, channels=filled)
+    return build_activation_layer(act_cfg)
 
 
 def _fill_act_channels(init):

@@ -54,7 +54,7 @@ from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck,
                                                 ResLayer, ResNet)
 from torch import Tensor, nn
 
-from mmdynact.models.utils import build_activation, check_pretrained
+from mmdynact.models.activations import build_activation
 
 POSITIONS = ('stem', 'conv1', 'conv2', 'add')
 RELU = dict(type='ReLU', inplace=True)
@@ -144,7 +144,7 @@ class ActResNet(ResNet):
         pretrained: Checkpoint path, turned into a ``Pretrained`` init_cfg
             (mmseg's segmentors pass their ``pretrained`` here).
         **kwargs: Arguments of mmpretrain's ``ResNet``. A ``Pretrained``
-            ``init_cfg`` whose local checkpoint is missing raises here.
+            ``init_cfg`` is read only by ``init_weights()``, as upstream.
     """
 
     arch_settings = {
@@ -176,7 +176,6 @@ class ActResNet(ResNet):
                 raise ValueError(f'{name}: set either pretrained or init_cfg,'
                                  ' not both')
             kwargs['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
-        check_pretrained(kwargs.get('init_cfg'), name)
         super().__init__(depth, **kwargs)
 
     def _checked_positions(

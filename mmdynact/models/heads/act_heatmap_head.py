@@ -13,7 +13,7 @@ this head builds the upstream layers and replaces each ``ReLU`` by
 from mmpose.models.heads import HeatmapHead
 from torch import nn
 
-from mmdynact.models.utils import build_activation
+from mmdynact.models.activations import build_activation
 
 RELU = dict(type='ReLU', inplace=True)
 

@@ -13,6 +13,8 @@ from typing import Callable
 from mmengine.registry import MODELS
 from torch import nn
 
+from mmdynact.environment import explain_incompatibility
+
 
 def register_lazy(name: str, module: str, requires: str,
                   extra: str) -> Callable[..., nn.Module]:
@@ -26,12 +28,17 @@ def register_lazy(name: str, module: str, requires: str,
 
     Returns:
         The registered builder; it takes the class's arguments and raises a
-        ``ModuleNotFoundError`` naming ``requires`` if it is not installed.
+        ``ModuleNotFoundError`` naming ``requires`` if it is not installed,
+        or an ImportError naming the cause and the fix if a known
+        incompatibility breaks its import (e.g. transformers 5 with
+        mmpretrain 1.2).
     """
 
     def build(*args, **kwargs) -> nn.Module:
         try:
-            implementation = importlib.import_module(module)
+            with explain_incompatibility(f'building {name} (it imports '
+                                         f'{requires})'):
+                implementation = importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if (exc.name or '').split('.')[0] != requires:
                 raise
