@@ -12,12 +12,10 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
-#: shipped in the package as ``mmdynact/.mim/<name>``
+#: shipped in the package as ``mmdynact/.mim/<name>`` (mmengine reads
+#: ``.mim/model-index.yml`` to resolve any ``mmdynact::`` path)
 MIM_CONFIGS = 'configs'
 MIM_INDEX = 'model-index.yml'
-#: mmengine reads ``.mim/model-index.yml`` to resolve any ``mmdynact::``
-#: path and fails without one; a checkout without a model index ships this
-EMPTY_INDEX = 'Import: []\n'
 
 
 def read_version() -> str:
@@ -54,12 +52,7 @@ class BuildPyWithMim(build_py):
             osp.join(HERE, MIM_CONFIGS),
             osp.join(mim, MIM_CONFIGS),
             ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
-        index = osp.join(HERE, MIM_INDEX)
-        if osp.exists(index):
-            shutil.copyfile(index, osp.join(mim, MIM_INDEX))
-        else:
-            with open(osp.join(mim, MIM_INDEX), 'w') as f:
-                f.write(EMPTY_INDEX)
+        shutil.copyfile(osp.join(HERE, MIM_INDEX), osp.join(mim, MIM_INDEX))
 
 
 extras = {

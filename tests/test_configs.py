@@ -80,7 +80,7 @@ FAKE_BATCH = dict(
 
 def test_configs_are_found():
     assert {p.parent.name for p in CONFIGS} == set(FAMILIES)
-    assert len(CONFIGS) == 24
+    assert len(CONFIGS) == 25
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)

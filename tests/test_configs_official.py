@@ -60,8 +60,27 @@ def test_resnet_strides_where_the_papers_code_does(path):
             assert block.conv1.stride == block.conv2.stride == (1, 1)
 
 
+IMAGENET_RESNETS = [
+    p for p in RESNETS if p.stem.startswith('resnet50') and
+    family(p) in ('frelu', 'acon')
+]
+
+
+@pytest.mark.parametrize('path', IMAGENET_RESNETS, ids=config_id)
+def test_classifier_dropout_as_the_official_code(path):
+    # FunnelAct's ResNets (the ReLU one included) drop 20% of the pooled
+    # features before the FC layer; nmaac/acon's do not
+    model = build(load(path))
+    dropout = 0.2 if family(path) == 'frelu' else None
+    head = model.head
+    assert type(head).__name__ == ('DropoutLinearClsHead'
+                                   if dropout else 'LinearClsHead')
+    if dropout:
+        assert head.dropout.p == dropout
+
+
 def test_official_resnet_keeps_its_last_norms_at_one():
-    cfg = load(REPO / 'configs/frelu/resnet50_relu_8xb32_in1k.py')
+    cfg = load(REPO / 'configs/frelu/resnet50_relu-dropout_8xb32_in1k.py')
     backbone = build(cfg, cfg.model.backbone)
     backbone.init_weights()
     for layer in backbone.res_layers:
@@ -72,7 +91,7 @@ def test_official_resnet_keeps_its_last_norms_at_one():
 
 @pytest.mark.parametrize(
     'name',
-    ['frelu/resnet50_relu_8xb32_in1k', 'acon/resnet50_meta-acon_8xb32_in1k'])
+    ['frelu/resnet50_relu-dropout_8xb32_in1k', 'acon/resnet50_meta-acon_8xb32_in1k'])
 def test_official_resnet50_flops_are_the_readme_3_9g(name):
     # nmaac/acon README: ResNet-50 (ReLU, ACON-C, Meta-ACON) 3.9G; the
     # stride on the 3x3 conv would give 4.11G
@@ -103,7 +122,7 @@ def test_downstream_backbone_is_the_imagenet_network(path):
     ('acon/shufflenet-v2-1.5x_acon-c_16xb64_in1k', 3.5),
     ('acon/shufflenet-v2-0.5x_meta-acon_16xb64_in1k', 1.7),
     ('acon/shufflenet-v2-1.5x_meta-acon_16xb64_in1k', 3.9),
-    ('frelu/resnet50_relu_8xb32_in1k', 25.5),
+    ('frelu/resnet50_relu-dropout_8xb32_in1k', 25.5),
     ('acon/resnet50_acon-c_8xb32_in1k', 25.5),
     ('acon/resnet50_meta-acon_8xb32_in1k', 25.7),
 ])

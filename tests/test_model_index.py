@@ -20,7 +20,7 @@ from tests.paper_configs import (CONFIGS, FAMILIES, REPO, config_id, flops,
 INDEX = load(str(REPO / 'model-index.yml'))
 MODELS = {model.config: model for model in INDEX.models}
 FLOPS_CHECKED = [
-    'configs/frelu/resnet50_relu_8xb32_in1k.py',
+    'configs/frelu/resnet50_relu-dropout_8xb32_in1k.py',
     'configs/frelu/shufflenet-v2-0.5x_frelu_16xb64_in1k.py',
     'configs/acon/resnet50_meta-acon_8xb32_in1k.py',
     'configs/dyrelu/td-hm_mobilenetv2-dyrelu_8xb64-210e_coco-256x192.py',

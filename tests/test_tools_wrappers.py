@@ -7,11 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-#: its logic moves to mmdynact.cli with the benchmark's own rework
-OWN_LOGIC = {'tools/analysis_tools/benchmark_activations.py'}
-WRAPPERS = sorted(
-    path for path in (REPO / 'tools').rglob('*.py')
-    if path.relative_to(REPO).as_posix() not in OWN_LOGIC)
+WRAPPERS = sorted((REPO / 'tools').rglob('*.py'))
 
 
 def _tool_id(path: Path) -> str:

@@ -11,6 +11,10 @@
 # style='caffe'; ResNet-50: 3.88 GFLOPs at 224x224 instead of 4.11), and no
 # zero-initialised last norm in the blocks (zero_init_residual=False).
 megvii_resnet = dict(style='caffe', zero_init_residual=False)
+# The official FReLU ResNets (FunnelAct resnet/resnet.py, its ReLU ResNet
+# included) drop 20% of the pooled features before the classifier; the
+# official ACON ResNets do not.
+funnelact_head = dict(type='DropoutLinearClsHead', dropout=0.2)
 
 # FReLU (Ma et al., ECCV 2020), as the official code: all three block
 # positions of stages 1-3, stage 4 and the stem keep ReLU.

@@ -4,4 +4,4 @@ _base_ = [
     '../_base_/act-resnet50_8xb32-linear-120e_in1k.py',
     '../_base_/resnet_placements.py'
 ]
-model = dict(backbone=dict(**_base_.frelu))
+model = dict(backbone=dict(**_base_.frelu), head=_base_.funnelact_head)
