@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from mmengine.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
 MIM = 'mmdynact/.mim/'
@@ -79,5 +80,6 @@ def test_users_config_inherits_ours_from_the_installed_wheel(wheel,
     assert loaded['package'] == str(site / 'mmdynact' / '__init__.py')
     assert loaded['scope'] == 'mmdet'
     assert loaded['backbone']['type'] == 'ActResNet'
-    assert loaded['backbone']['act_cfg'] == dict(type='DyReLUB')
+    ours = Config.fromfile(str(REPO / 'configs' / PAPER_CONFIG))
+    assert loaded['backbone']['act_cfg'] == ours.model.backbone.act_cfg
     assert loaded['backbone']['depth'] == 18
