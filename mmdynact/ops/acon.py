@@ -26,11 +26,11 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import (acc_dtype, as_3d, from_3d, per_channel,
-                     spatial_size)
-from .pooling import FoldedInputGradient, tile_offsets
-from .triton_support import (acc_type, dense, is_channels_last,
-                             programs_per_sample, tiling, tl, triton)
+from .layout import acc_dtype, as_3d, from_3d, per_channel
+from .pooling import FoldedInputGradient, pooled_gradient
+from .triton_support import (acc_type, chunk_index, dense, kernel_input,
+                             match_layout, programs_per_sample, row_program,
+                             row_tile, tiling, tl, triton)
 
 # ---------------------------------------------------------------- Triton
 
@@ -49,26 +49,30 @@ def _parameter(ptr, n, c, C, c_ok, PER_CHANNEL: tl.constexpr,
     return tl.load(ptr + offsets, mask=c_ok, other=0).to(ACC)
 
 
+@triton.jit
+def _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
+                P1_PER_CHANNEL: tl.constexpr, P2_PER_CHANNEL: tl.constexpr,
+                BETA_PER_SAMPLE: tl.constexpr, ACC: tl.constexpr):
+    """``(p1 - p2, p2, beta)`` for channels ``c`` of sample ``n``."""
+    p2 = _parameter(p2_ptr, n, c, C, c_ok, P2_PER_CHANNEL, False, ACC)
+    dp = _parameter(p1_ptr, n, c, C, c_ok, P1_PER_CHANNEL, False, ACC) - p2
+    beta = _parameter(beta_ptr, n, c, C, c_ok, True, BETA_PER_SAMPLE, ACC)
+    return dp, p2, beta
+
+
 @triton.jit(do_not_specialize=['C', 'S', 'S_CHUNK'])
 def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, S_CHUNK,
                     P1_PER_CHANNEL: tl.constexpr, P2_PER_CHANNEL: tl.constexpr,
                     BETA_PER_SAMPLE: tl.constexpr, BLOCK_C: tl.constexpr,
                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
                     ACC: tl.constexpr):
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
-    p2 = _parameter(p2_ptr, n, c, C, c_ok, P2_PER_CHANNEL, False, ACC)
-    dp = _parameter(p1_ptr, n, c, C, c_ok, P1_PER_CHANNEL, False, ACC) - p2
-    beta = _parameter(beta_ptr, n, c, C, c_ok, True, BETA_PER_SAMPLE, ACC)
-    sample = n.to(tl.int64) * C * S
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
+    dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
+                               P1_PER_CHANNEL, P2_PER_CHANNEL,
+                               BETA_PER_SAMPLE, ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
+        _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
+                                       CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         u = dp[:, None] * x
         y = u / (1.0 + tl.exp(-beta[:, None] * u)) + p2[:, None] * x
@@ -86,27 +90,19 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
                      CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Per-chunk sums for ``p1, p2, beta`` (``REDUCE``) and/or ``grad_x``
     (``WRITE_GX``, plus ``d_mean / S`` if ``POOLED``)."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
-    p2 = _parameter(p2_ptr, n, c, C, c_ok, P2_PER_CHANNEL, False, ACC)
-    dp = _parameter(p1_ptr, n, c, C, c_ok, P1_PER_CHANNEL, False, ACC) - p2
-    beta = _parameter(beta_ptr, n, c, C, c_ok, True, BETA_PER_SAMPLE, ACC)
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
+    dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
+                               P1_PER_CHANNEL, P2_PER_CHANNEL,
+                               BETA_PER_SAMPLE, ACC)
     pooled = tl.zeros([BLOCK_C], dtype=ACC)
     if POOLED:
-        pooled = tl.load(d_mean_ptr + n * C + c, mask=c_ok,
-                         other=0).to(ACC) * inv_s
+        pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
     sum_p1 = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     sum_p2 = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     sum_beta = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
-    sample = n.to(tl.int64) * C * S
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
+        _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
+                                       CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         u = dp[:, None] * x
@@ -123,12 +119,11 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
                 grad_x += pooled[:, None]
             tl.store(gx_ptr + offsets, grad_x, mask=mask)
     if REDUCE:
-        base = ((n * C + c) * tl.num_programs(1) + split) * 3
+        base = chunk_index(n, c, C, split) * 3
         tl.store(partial_ptr + base, tl.sum(sum_p1, axis=1), mask=c_ok)
         tl.store(partial_ptr + base + 1, tl.sum(sum_p2, axis=1), mask=c_ok)
         tl.store(partial_ptr + base + 2, tl.sum(sum_beta, axis=1),
                  mask=c_ok)
-
 
 
 def _flags(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> dict:
@@ -142,10 +137,7 @@ class _TritonKernels:
 
     @staticmethod
     def forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
-        n, c = x.shape[:2]
-        s = spatial_size(x)
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        x, n, c, s, channels_last = kernel_input(x)
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
         _forward_kernel[tiles.rows(n)](
@@ -161,10 +153,7 @@ class _TritonKernels:
                  d_mean: Optional[Tensor]
                  ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """``(grad_x or None, per-(n, c) sums (N, C, 3) or None)``."""
-        n, c = x.shape[:2]
-        s = spatial_size(x)
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        x, n, c, s, channels_last = kernel_input(x)
         tiles = tiling(c, s, channels_last,
                        programs_per_sample(x.device, n) if reduce else None)
         gx = torch.empty_like(x) if write_gx else None
@@ -299,7 +288,7 @@ class AconFunction(torch.autograd.Function):
     def backward(ctx, grad_y: Tensor):
         check_no_double_backward(ctx.layer)
         x, p1, p2, beta = ctx.saved_tensors
-        grad_y = dense(grad_y, is_channels_last(x))
+        grad_y = match_layout(grad_y, x)
         kernels, fold = ctx.kernels, ctx.fold
         need_x, *need_params = ctx.needs_input_grad[:4]
         folded = need_x and fold is not None
@@ -331,7 +320,7 @@ def _(x, p1, p2, beta):
 def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
                       beta: Tensor) -> Tuple[Tensor, Tensor]:
     return _KERNELS[kernel_form(x.device)].backward(
-        x, dense(grad_y, is_channels_last(x)), p1, p2, beta, True, True,
+        x, match_layout(grad_y, x), p1, p2, beta, True, True,
         None)
 
 

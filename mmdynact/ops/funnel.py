@@ -29,12 +29,30 @@ from torch import Tensor
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
 from .layout import acc_dtype
-from .pooling import tile_offsets
-from .triton_support import (acc_type, dense, is_channels_last,
-                             next_power_of_2, programs_per_sample, tiling, tl,
-                             triton)
+from .triton_support import (acc_type, dense, kernel_input, next_power_of_2,
+                             programs_per_sample, row_program, row_tile,
+                             tile_offsets, tiling, tl, triton)
 
 # ---------------------------------------------------------------- Triton
+
+
+@triton.jit
+def _shifted(ptr, sample, c, c_ok, h, w, s_ok, dh, dw, C, S, H, W,
+             CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+    """The tile at positions ``(h + dh, w + dw)``, zero outside the map."""
+    hh = h + dh
+    ww = w + dw
+    ok = s_ok & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+    return tl.load(ptr + sample +
+                   tile_offsets(c, hh * W + ww, C, S, CHANNELS_LAST),
+                   mask=c_ok[:, None] & ok[None, :], other=0).to(ACC)
+
+
+@triton.jit
+def _tap(w_ptr, c, c_ok, i, j, KS: tl.constexpr, ACC: tl.constexpr):
+    """Weight ``(i, j)`` of the depthwise kernels of channels ``c``."""
+    return tl.load(w_ptr + c * (KS * KS) + (i * KS + j), mask=c_ok,
+                   other=0).to(ACC)
 
 
 @triton.jit
@@ -46,16 +64,28 @@ def _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, h, w, s_ok, C, S, H, W,
     conv = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     for i in tl.static_range(KS):
         for j in tl.static_range(KS):
-            hh = h + (i - KS // 2)
-            ww = w + (j - KS // 2)
-            ok = s_ok & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-            tap = tl.load(w_ptr + c * (KS * KS) + (i * KS + j), mask=c_ok,
-                          other=0).to(ACC)
-            x = tl.load(x_ptr + sample +
-                        tile_offsets(c, hh * W + ww, C, S, CHANNELS_LAST),
-                        mask=c_ok[:, None] & ok[None, :], other=0).to(ACC)
-            conv += tap[:, None] * x
+            conv += _tap(w_ptr, c, c_ok, i, j, KS, ACC)[:, None] * _shifted(
+                x_ptr, sample, c, c_ok, h, w, s_ok, i - KS // 2, j - KS // 2,
+                C, S, H, W, CHANNELS_LAST, ACC)
     return conv
+
+
+@triton.jit
+def _backward_tile(x_ptr, g_ptr, w_ptr, start, c, c_ok, C, S, H, W, sample,
+                   KS: tl.constexpr, BLOCK_C: tl.constexpr,
+                   BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                   ACC: tl.constexpr):
+    """What backward reads of a tile: ``(h, w, s_ok, mask, offsets, x, g,
+    conv)``, the conv recomputed."""
+    s, s_ok, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
+                                      CHANNELS_LAST)
+    h = s // W
+    w = s % W
+    x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
+    grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
+    conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, h, w, s_ok, C, S, H, W,
+                        KS, BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
+    return h, w, s_ok, mask, offsets, x, grad, conv
 
 
 @triton.jit
@@ -73,6 +103,25 @@ def _norm(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps, c, c_ok,
     return mean, invstd, gamma, beta
 
 
+@triton.jit
+def _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps, c, c_ok,
+                 HAS_AFFINE: tl.constexpr, ACC: tl.constexpr):
+    """``(scale, shift)`` of the batch norm, ``t = scale * conv + shift``."""
+    mean, invstd, gamma, beta = _norm(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
+                                      eps, c, c_ok, HAS_AFFINE, ACC)
+    scale = gamma * invstd
+    return scale, beta - mean * scale
+
+
+@triton.jit
+def _channel_major(n, split, C, BLOCK_C: tl.constexpr):
+    """``(columns, column)`` of a row program's partial sums, stored
+    channel-major as ``(q, c, n * splits + split)``."""
+    splits = tl.num_programs(1)
+    return (tl.num_programs(0) // tl.cdiv(C, BLOCK_C) * splits,
+            n * splits + split)
+
+
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'S_CHUNK'])
 def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W,
                        S_CHUNK, KS: tl.constexpr, HAS_SHIFT: tl.constexpr,
@@ -80,30 +129,22 @@ def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W,
                        CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """``partial[q, c, n * splits + split]``: sums of ``d`` and ``d^2``,
     ``d = conv - shift``, over a chunk of positions."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     shift = tl.zeros([BLOCK_C], dtype=ACC)
     if HAS_SHIFT:
         shift = tl.load(shift_ptr + c, mask=c_ok, other=0).to(ACC)
-    sample = n.to(tl.int64) * C * S
     total = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     squares = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
+        s, s_ok, mask, _ = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
+                                    CHANNELS_LAST)
         conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W,
                             s_ok, C, S, H, W, KS, BLOCK_C, BLOCK_S,
                             CHANNELS_LAST, ACC)
-        d = tl.where(c_ok[:, None] & s_ok[None, :], conv - shift[:, None],
-                     0.0)
+        d = tl.where(mask, conv - shift[:, None], 0.0)
         total += d
         squares += d * d
-    rows = tl.num_programs(0) // c_blocks * tl.num_programs(1)
-    column = n * tl.num_programs(1) + split
+    rows, column = _channel_major(n, split, C, BLOCK_C)
     tl.store(partial_ptr + c * rows + column, tl.sum(total, axis=1),
              mask=c_ok)
     tl.store(partial_ptr + (C + c) * rows + column, tl.sum(squares, axis=1),
@@ -141,22 +182,12 @@ def _forward_kernel(x_ptr, y_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
                     HAS_AFFINE: tl.constexpr, BLOCK_C: tl.constexpr,
                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
                     ACC: tl.constexpr):
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
-    mean, invstd, gamma, beta = _norm(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
-                                      eps, c, c_ok, HAS_AFFINE, ACC)
-    scale = gamma * invstd
-    shift = beta - mean * scale
-    sample = n.to(tl.int64) * C * S
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
+    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps,
+                                c, c_ok, HAS_AFFINE, ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(start, c, c_ok, C, S, sample,
+                                          BLOCK_S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W,
                             s_ok, C, S, H, W, KS, BLOCK_C, BLOCK_S,
@@ -181,12 +212,7 @@ def _backward_norm_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
     (``WRITE_GRAD_C``, needing the finished sums when ``BATCH_STATS``)
     with the conv weight's sums ``sum grad_c x[p + tap]``
     (``WEIGHT_SUMS``)."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     mean, invstd, gamma, beta = _norm(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
                                       eps, c, c_ok, HAS_AFFINE, ACC)
     mean_gt = tl.zeros([BLOCK_C], dtype=ACC)
@@ -200,19 +226,11 @@ def _backward_norm_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
     sum_gtc = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     tap_index = tl.arange(0, KKP)
     weight_sums = tl.zeros([BLOCK_C, KKP], dtype=ACC)
-    sample = n.to(tl.int64) * C * S
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
-        h = s // W
-        w = s % W
-        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
-        grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
-        c_hat = (_funnel_conv(x_ptr, w_ptr, sample, c, c_ok, h, w, s_ok, C,
-                              S, H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST,
-                              ACC) - mean[:, None]) * invstd[:, None]
+        h, w, s_ok, mask, offsets, x, grad, conv = _backward_tile(
+            x_ptr, g_ptr, w_ptr, start, c, c_ok, C, S, H, W, sample, KS,
+            BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
+        c_hat = (conv - mean[:, None]) * invstd[:, None]
         grad_t = tl.where(c_hat * gamma[:, None] + beta[:, None] > x, grad,
                           0.0)
         if REDUCE:
@@ -226,21 +244,14 @@ def _backward_norm_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
             if WEIGHT_SUMS:
                 for i in tl.static_range(KS):
                     for j in tl.static_range(KS):
-                        hh = h + (i - KS // 2)
-                        ww = w + (j - KS // 2)
-                        ok = s_ok & (hh >= 0) & (hh < H) & (ww >= 0) & (ww <
-                                                                        W)
-                        shifted = tl.load(
-                            x_ptr + sample + tile_offsets(
-                                c, hh * W + ww, C, S, CHANNELS_LAST),
-                            mask=c_ok[:, None] & ok[None, :],
-                            other=0).to(ACC)
+                        shifted = _shifted(x_ptr, sample, c, c_ok, h, w, s_ok,
+                                           i - KS // 2, j - KS // 2, C, S, H,
+                                           W, CHANNELS_LAST, ACC)
                         tap_sum = tl.sum(grad_c * shifted, axis=1)
                         weight_sums = tl.where(
                             tap_index[None, :] == i * KS + j,
                             weight_sums + tap_sum[:, None], weight_sums)
-    rows = tl.num_programs(0) // c_blocks * tl.num_programs(1)
-    column = n * tl.num_programs(1) + split
+    rows, column = _channel_major(n, split, C, BLOCK_C)
     if REDUCE:
         tl.store(partial_ptr + c * rows + column, tl.sum(sum_gt, axis=1),
                  mask=c_ok)
@@ -260,44 +271,22 @@ def _backward_input_kernel(x_ptr, g_ptr, grad_c_ptr, gx_ptr, w_ptr, bn_w_ptr,
                            BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
                            CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """``grad_x = g [t <= x] + DWConv^T(grad_c)``."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
-    mean, invstd, gamma, beta = _norm(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
-                                      eps, c, c_ok, HAS_AFFINE, ACC)
-    scale = gamma * invstd
-    shift = beta - mean * scale
-    sample = n.to(tl.int64) * C * S
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
+    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps,
+                                c, c_ok, HAS_AFFINE, ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
-        h = s // W
-        w = s % W
-        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
-        grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
-        t = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, h, w, s_ok, C, S, H,
-                         W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST,
-                         ACC) * scale[:, None] + shift[:, None]
+        h, w, s_ok, mask, offsets, x, grad, conv = _backward_tile(
+            x_ptr, g_ptr, w_ptr, start, c, c_ok, C, S, H, W, sample, KS,
+            BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
+        t = conv * scale[:, None] + shift[:, None]
         grad_x = tl.where(t > x, 0.0, grad)
         for i in tl.static_range(KS):
             for j in tl.static_range(KS):
-                hh = h - (i - KS // 2)
-                ww = w - (j - KS // 2)
-                ok = s_ok & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-                tap = tl.load(w_ptr + c * (KS * KS) + (i * KS + j),
-                              mask=c_ok, other=0).to(ACC)
-                grad_c = tl.load(
-                    grad_c_ptr + sample +
-                    tile_offsets(c, hh * W + ww, C, S, CHANNELS_LAST),
-                    mask=c_ok[:, None] & ok[None, :], other=0).to(ACC)
-                grad_x += tap[:, None] * grad_c
+                grad_x += _tap(w_ptr, c, c_ok, i, j, KS, ACC)[:, None] * \
+                    _shifted(grad_c_ptr, sample, c, c_ok, h, w, s_ok,
+                             KS // 2 - i, KS // 2 - j, C, S, H, W,
+                             CHANNELS_LAST, ACC)
         tl.store(gx_ptr + offsets, grad_x, mask=mask)
-
 
 
 class _TritonKernels:
@@ -310,10 +299,8 @@ class _TritonKernels:
                 eps: float) -> Tuple[Tensor, Tensor, Tensor]:
         """``(y, mean, var)``; batch statistics (shifted by ``shift``) when
         ``mean`` and ``var`` are None."""
-        n, c, h, w = x.shape
-        s = h * w
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        h, w = x.shape[2:]
+        x, n, c, s, channels_last = kernel_input(x)
         kernel = kernel.contiguous()
         acc = acc_type(x.dtype)
         geometry = dict(KS=kernel.shape[-1], CHANNELS_LAST=channels_last,
@@ -349,10 +336,8 @@ class _TritonKernels:
                  need_x: bool, need_kernel: bool):
         """``(grad_x, grad_kernel, grad_bn_w, grad_bn_b)``, None where not
         needed (the batch-norm gradients always come)."""
-        n, c, h, w = x.shape
-        s = h * w
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        h, w = x.shape[2:]
+        x, n, c, s, channels_last = kernel_input(x)
         grad_y = dense(grad_y, channels_last)
         kernel = kernel.contiguous()
         ks = kernel.shape[-1]

@@ -31,15 +31,15 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import (acc_dtype, as_3d, from_3d, per_channel, per_position,
-                     spatial_size)
-from .pooling import FoldedInputGradient, tile_offsets
+from .layout import acc_dtype, as_3d, from_3d, per_channel, per_position
+from .pooling import FoldedInputGradient, pooled_gradient
 from .spatial_attention import (attention, torch_attention,
                                 torch_attention_backward, torch_logsumexp,
                                 triton_attention_backward, triton_logsumexp)
-from .triton_support import (acc_type, dense, is_channels_last,
-                             next_power_of_2, programs_per_sample, tiling, tl,
-                             triton)
+from .triton_support import (acc_type, chunk_index, dense, kernel_input,
+                             match_layout, next_power_of_2,
+                             programs_per_sample, row_program, row_tile,
+                             tile_offsets, tiling, tl, triton)
 
 
 class Coefficients(NamedTuple):
@@ -120,19 +120,11 @@ def _forward_kernel(x_ptr, y_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
                     HAS_PI: tl.constexpr, BLOCK_C: tl.constexpr,
                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
                     ACC: tl.constexpr):
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     row = _theta_row(n, c, C, K, SHARED)
-    sample = n.to(tl.int64) * C * S
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(start, c, c_ok, C, S, sample,
+                                          BLOCK_S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         y, _, _ = _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr,
                               lambda_a, lambda_b, c_ok, K, ACC)
@@ -156,14 +148,8 @@ def _backward_rows_kernel(
     """Row kernel: per-chunk coefficient sums (``REDUCE``) and/or
     ``grad_x`` (``WRITE_GX``, with the pooled and projected terms), and the
     projection weight's per-chunk sums ``sum d_z x`` (``WEIGHT_SUMS``)."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     row = _theta_row(n, c, C, K, SHARED)
-    sample = n.to(tl.int64) * C * S
     k_index = tl.arange(0, KP)
     sums_a = tl.zeros([BLOCK_C, KP], dtype=ACC)
     sums_b = tl.zeros([BLOCK_C, KP], dtype=ACC)
@@ -171,15 +157,12 @@ def _backward_rows_kernel(
     pooled = tl.zeros([BLOCK_C], dtype=ACC)
     w = tl.zeros([BLOCK_C], dtype=ACC)
     if POOLED:
-        pooled = tl.load(d_mean_ptr + n * C + c, mask=c_ok,
-                         other=0).to(ACC) * inv_s
+        pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
     if PROJECTED:
         w = tl.load(w_ptr + c, mask=c_ok, other=0).to(ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = sample + tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(start, c, c_ok, C, S, sample,
+                                          BLOCK_S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         _, winner, slope = _best_piece(x, theta_ptr, row, init_a_ptr,
@@ -210,14 +193,14 @@ def _backward_rows_kernel(
                 grad_x += d_z[None, :] * w[:, None]
             tl.store(gx_ptr + offsets, grad_x, mask=mask)
     if REDUCE:
-        base = ((n * C + c) * tl.num_programs(1) + split) * (2 * K)
+        base = chunk_index(n, c, C, split) * (2 * K)
         k_mask = c_ok[:, None] & (k_index < K)[None, :]
         tl.store(partial_ptr + base[:, None] + k_index[None, :], sums_a,
                  mask=k_mask)
         tl.store(partial_ptr + base[:, None] + K + k_index[None, :], sums_b,
                  mask=k_mask)
     if WEIGHT_SUMS:
-        tl.store(w_partial_ptr + (n * C + c) * tl.num_programs(1) + split,
+        tl.store(w_partial_ptr + chunk_index(n, c, C, split),
                  tl.sum(w_sums, axis=1), mask=c_ok)
 
 
@@ -250,7 +233,7 @@ def _backward_columns_kernel(
                                           c_ok, K, ACC)
         grad_pi += tl.sum(grad * best, axis=0)
         grad = grad * pi[None, :]
-        base = ((n * C + c) * tl.num_programs(1) + block) * (2 * K)
+        base = chunk_index(n, c, C, block) * (2 * K)
         for k in tl.static_range(K):
             wins = winner == k
             tl.store(partial_ptr + base + k,
@@ -288,7 +271,6 @@ def _theta_gradient_kernel(partial_ptr, theta_ptr, grad_theta_ptr, lambda_a,
              mask=q_ok)
 
 
-
 def _attention_args(attn: Optional[Attention], s: int) -> tuple:
     if attn is None:
         return None, None, None, 0.0
@@ -305,10 +287,7 @@ class _TritonKernels:
     @staticmethod
     def forward(x: Tensor, coef: Coefficients,
                 attn: Optional[Attention]) -> Tensor:
-        n, c = x.shape[:2]
-        s = spatial_size(x)
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        x, n, c, s, channels_last = kernel_input(x)
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
         _forward_kernel[tiles.rows(n)](
@@ -326,10 +305,7 @@ class _TritonKernels:
             write_gx: bool) -> Tuple[Tensor, Optional[Tensor],
                                      Optional[Tensor]]:
         """``(grad_theta, grad_z, grad_x without pooled terms or None)``."""
-        n, c = x.shape[:2]
-        s = spatial_size(x)
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        x, n, c, s, channels_last = kernel_input(x)
         grad_y = dense(grad_y, channels_last)
         gx = torch.empty_like(x) if write_gx else None
         acc = acc_type(x.dtype)
@@ -378,10 +354,7 @@ class _TritonKernels:
                                                    Optional[Tensor]]:
         """``(grad_x, grad_weight)`` with the pooled (and projected)
         gradients folded in."""
-        n, c = x.shape[:2]
-        s = spatial_size(x)
-        channels_last = is_channels_last(x)
-        x = dense(x, channels_last)
+        x, n, c, s, channels_last = kernel_input(x)
         grad_y = dense(grad_y, channels_last)
         weight_sums = d_z is not None and need_weight
         tiles = tiling(
@@ -591,11 +564,6 @@ def _kernels(x: Tensor):
 # ------------------------------------------------------------- autograd
 
 
-def _match_layout(grad: Tensor, x: Tensor) -> Tensor:
-    """``grad`` in ``x``'s memory layout (autograd may hand over another)."""
-    return dense(grad, is_channels_last(x))
-
-
 class PiecewiseLinearMaxFunction(torch.autograd.Function):
     """``y = [pi *] max_k(a_k x + b_k)`` from ``theta``."""
 
@@ -638,7 +606,7 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
         x, theta, init_a, init_b, z, lse, temperature = ctx.saved_tensors
         coef = Coefficients(theta, init_a, init_b, *ctx.lambdas)
         attn = None if z is None else Attention(z, lse, temperature)
-        grad_y = _match_layout(grad_y, x)
+        grad_y = match_layout(grad_y, x)
         kernels, fold = ctx.kernels, ctx.fold
         need_x = ctx.needs_input_grad[0]
         grad_theta, grad_z, grad_x = kernels.backward_coefficients(
@@ -686,7 +654,7 @@ def _piecewise_linear_max_backward_op(
                         lambda_b)
     attn = None if z is None else Attention(z, lse, temperature)
     grad_theta, grad_z, grad_x = _kernels(x).backward_coefficients(
-        x, _match_layout(grad_y, x), coef, attn, True)
+        x, match_layout(grad_y, x), coef, attn, True)
     return grad_x, grad_theta, grad_z if z is not None else lse.new_empty(0)
 
 

@@ -25,8 +25,9 @@ from torch import Tensor
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
 from .layout import acc_dtype, as_3d, spatial_size
-from .triton_support import (acc_type, dense, is_channels_last,
-                             programs_per_sample, tiling, tl, triton)
+from .triton_support import (acc_type, chunk_index, kernel_input,
+                             programs_per_sample, row_program, row_tile,
+                             tile_offsets, tiling, tl, triton)
 
 #: ``writer(d_mean, d_z, weight, need_x, need_weight) -> (grad_x,
 #: grad_weight)``, see :class:`FoldedInputGradient`
@@ -69,13 +70,9 @@ def folded_input_gradient(x: Tensor) -> Optional[FoldedInputGradient]:
 
 
 @triton.jit
-def tile_offsets(c, s, C, S, CHANNELS_LAST: tl.constexpr):
-    """Offsets of the ``[len(c), len(s)]`` tile within one sample."""
-    if CHANNELS_LAST:
-        offsets = s[None, :] * C + c[:, None]
-    else:
-        offsets = c[:, None] * S + s[None, :]
-    return offsets
+def pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC: tl.constexpr):
+    """The pooled term ``d_mean[n, c] / S`` of ``grad_x``."""
+    return tl.load(d_mean_ptr + n * C + c, mask=c_ok, other=0).to(ACC) * inv_s
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'S_CHUNK'])
@@ -83,20 +80,13 @@ def _mean_kernel(x_ptr, out_ptr, C, S, S_CHUNK, inv_s,
                  BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
                  CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Row kernel: ``out[n, c, split] = sum over the chunk / S``."""
-    pid = tl.program_id(0)
-    split = tl.program_id(1)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    c_ok = c < C
-    sample = x_ptr + n.to(tl.int64) * C * S
+    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     total = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        s = start + tl.arange(0, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        total += tl.load(sample + tile_offsets(c, s, C, S, CHANNELS_LAST),
-                         mask=mask, other=0).to(ACC)
-    tl.store(out_ptr + (n * C + c) * tl.num_programs(1) + split,
+        _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
+                                       CHANNELS_LAST)
+        total += tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
+    tl.store(out_ptr + chunk_index(n, c, C, split),
              tl.sum(total, axis=1) * inv_s, mask=c_ok)
 
 
@@ -127,17 +117,13 @@ def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, mean_ptr, z_ptr, C, S,
     tl.store(z_ptr + n * S + s, z, mask=s_ok)
 
 
-
 def _sum_partials(partial: Tensor) -> Tensor:
     """``(N, C, parts)`` -> ``(N, C)``."""
     return partial[..., 0] if partial.shape[-1] == 1 else partial.sum(-1)
 
 
 def _triton_mean(x: Tensor) -> Tensor:
-    n, c = x.shape[:2]
-    s = spatial_size(x)
-    channels_last = is_channels_last(x)
-    x = dense(x, channels_last)
+    x, n, c, s, channels_last = kernel_input(x)
     tiles = tiling(c, s, channels_last, programs_per_sample(x.device, n))
     partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
     _mean_kernel[tiles.rows(n)](
@@ -149,10 +135,7 @@ def _triton_mean(x: Tensor) -> Tensor:
 
 def _triton_mean_projection(x: Tensor, weight: Tensor,
                             bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    n, c = x.shape[:2]
-    s = spatial_size(x)
-    channels_last = is_channels_last(x)
-    x = dense(x, channels_last)
+    x, n, c, s, channels_last = kernel_input(x)
     tiles = tiling(c, s, channels_last, None)
     partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
     z = x.new_empty((n, 1) + x.shape[2:],

@@ -53,6 +53,18 @@ def _logsumexp_kernel(z_ptr, tau_ptr, lse_ptr, S, BLOCK: tl.constexpr,
     tl.store(lse_ptr + n, largest + tl.log(tl.sum(total, axis=0)))
 
 
+@triton.jit
+def _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s, s_ok, inv_tau, lse,
+                          gamma, ACC: tl.constexpr):
+    """``(p, gp)`` at positions ``s``: the softmax and the gradient that
+    reaches it through ``min(gamma p, 1)``."""
+    p = tl.exp(
+        tl.load(z_ptr + offset + s, mask=s_ok, other=0).to(ACC) * inv_tau -
+        lse)
+    grad = tl.load(grad_pi_ptr + offset + s, mask=s_ok, other=0).to(ACC)
+    return p, tl.where(gamma * p <= 1.0, gamma * grad, 0.0)
+
+
 @triton.jit(do_not_specialize=['S'])
 def _attention_backward_kernel(grad_pi_ptr, z_ptr, tau_ptr, lse_ptr,
                                grad_z_ptr, S, gamma, BLOCK: tl.constexpr,
@@ -64,24 +76,16 @@ def _attention_backward_kernel(grad_pi_ptr, z_ptr, tau_ptr, lse_ptr,
     dot = tl.zeros([BLOCK], ACC)
     for start in range(0, S, BLOCK):
         s = start + tl.arange(0, BLOCK)
-        s_ok = s < S
-        p = tl.exp(
-            tl.load(z_ptr + offset + s, mask=s_ok, other=0).to(ACC) *
-            inv_tau - lse)
-        grad = tl.load(grad_pi_ptr + offset + s, mask=s_ok, other=0).to(ACC)
-        dot += tl.where(gamma * p <= 1.0, gamma * grad * p, 0.0)
+        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s,
+                                          s < S, inv_tau, lse, gamma, ACC)
+        dot += p * grad_p
     total = tl.sum(dot, axis=0)
     for start in range(0, S, BLOCK):
         s = start + tl.arange(0, BLOCK)
-        s_ok = s < S
-        p = tl.exp(
-            tl.load(z_ptr + offset + s, mask=s_ok, other=0).to(ACC) *
-            inv_tau - lse)
-        grad = tl.load(grad_pi_ptr + offset + s, mask=s_ok, other=0).to(ACC)
-        grad_p = tl.where(gamma * p <= 1.0, gamma * grad, 0.0)
+        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s,
+                                          s < S, inv_tau, lse, gamma, ACC)
         tl.store(grad_z_ptr + offset + s, p * (grad_p - total) * inv_tau,
-                 mask=s_ok)
-
+                 mask=s < S)
 
 
 def triton_logsumexp(z: Tensor, temperature: Tensor) -> Tensor:

@@ -18,6 +18,7 @@ Triton is optional: without it (a CPU-only torch build) the kernels are
 never launched and :func:`require` explains why.
 """
 import functools
+import math
 import os
 from typing import NamedTuple, Optional
 
@@ -97,10 +98,63 @@ def _cuda_probe(index: int) -> Optional[str]:
     return None
 
 
+@triton.jit
+def tile_offsets(c, s, C, S, CHANNELS_LAST: tl.constexpr):
+    """Offsets of the ``[len(c), len(s)]`` tile within one sample."""
+    if CHANNELS_LAST:
+        offsets = s[None, :] * C + c[:, None]
+    else:
+        offsets = c[:, None] * S + s[None, :]
+    return offsets
+
+
+@triton.jit
+def row_program(C, S, BLOCK_C: tl.constexpr):
+    """What a row kernel's program works on: ``(n, c, c_ok, split,
+    sample)``, its sample, block of channels (and which exist), chunk of
+    positions, and the sample's offset (int64)."""
+    pid = tl.program_id(0)
+    c_blocks = tl.cdiv(C, BLOCK_C)
+    n = pid // c_blocks
+    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
+    return n, c, c < C, tl.program_id(1), n.to(tl.int64) * C * S
+
+
+@triton.jit
+def row_tile(start, c, c_ok, C, S, sample, BLOCK_S: tl.constexpr,
+             CHANNELS_LAST: tl.constexpr):
+    """The tile of a row program's chunk that starts at position ``start``:
+    ``(s, s_ok, mask, offsets)``."""
+    s = start + tl.arange(0, BLOCK_S)
+    s_ok = s < S
+    return (s, s_ok, c_ok[:, None] & s_ok[None, :],
+            sample + tile_offsets(c, s, C, S, CHANNELS_LAST))
+
+
+@triton.jit
+def chunk_index(n, c, C, split):
+    """Index of the partial sums of channels ``c`` of sample ``n`` over
+    chunk ``split``, in ``(N, C, splits)`` order."""
+    return (n * C + c) * tl.num_programs(1) + split
+
+
 def is_channels_last(x: torch.Tensor) -> bool:
     """Whether the kernels should read ``x`` as channels-last."""
     return (x.dim() == 4 and not x.is_contiguous()
             and x.is_contiguous(memory_format=torch.channels_last))
+
+
+def kernel_input(x: torch.Tensor):
+    """``(x, N, C, S, channels_last)``: ``x`` laid out as the kernels read it
+    (:func:`dense`), its sizes and its layout."""
+    channels_last = is_channels_last(x)
+    n, c = x.shape[:2]
+    return dense(x, channels_last), n, c, math.prod(x.shape[2:]), channels_last
+
+
+def match_layout(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``grad`` in ``x``'s layout (autograd may hand over another one)."""
+    return dense(grad, is_channels_last(x))
 
 
 def dense(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
