@@ -408,11 +408,13 @@ def _affine(bn_w, bn_b, mean, var, eps, dtype):
 
 
 @torch_kernel
-def _torch_forward(x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
-                   bn_b: Optional[Tensor], mean: Optional[Tensor],
-                   var: Optional[Tensor], eps: float):
+def _torch_norm_max(x: Tensor, conv: Tensor, bn_w: Optional[Tensor],
+                    bn_b: Optional[Tensor], mean: Optional[Tensor],
+                    var: Optional[Tensor], eps: float):
+    """``(max(x, BN(conv)), mean, var)``, batch statistics when ``mean`` is
+    None."""
     dtype = acc_dtype(x)
-    conv = _conv(x, kernel).to(dtype)
+    conv = conv.to(dtype)
     if mean is None:
         var, mean = torch.var_mean(conv, dim=(0, 2, 3), correction=0)
     mean4, invstd, gamma, beta = _affine(bn_w, bn_b, mean, var, eps, dtype)
@@ -421,13 +423,14 @@ def _torch_forward(x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
 
 
 @torch_kernel
-def _torch_backward(x: Tensor, grad_y: Tensor, kernel: Tensor,
-                    bn_w: Optional[Tensor], bn_b: Optional[Tensor],
-                    mean: Tensor, var: Tensor, eps: float, batch_stats: bool,
-                    need_x: bool, need_kernel: bool):
+def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
+                         bn_w: Optional[Tensor], bn_b: Optional[Tensor],
+                         mean: Tensor, var: Tensor, eps: float,
+                         batch_stats: bool):
+    """``(g [t <= x], grad_c, grad_gamma, grad_beta)``."""
     dtype = acc_dtype(x)
     mean4, invstd, gamma, beta = _affine(bn_w, bn_b, mean, var, eps, dtype)
-    c_hat = (_conv(x, kernel).to(dtype) - mean4) * invstd
+    c_hat = (conv.to(dtype) - mean4) * invstd
     funnel_wins = c_hat * gamma + beta > x.to(dtype)
     grad = grad_y.to(dtype)
     grad_t = torch.where(funnel_wins, grad, 0)
@@ -438,22 +441,13 @@ def _torch_backward(x: Tensor, grad_y: Tensor, kernel: Tensor,
         grad_t = (grad_t - sum_gt.view(1, -1, 1, 1) / count -
                   c_hat * sum_gtc.view(1, -1, 1, 1) / count)
     grad_c = (grad_t * (gamma * invstd)).to(x.dtype)
-    grad_x = grad_kernel = None
-    if need_x or need_kernel:
-        k = kernel.shape[-1] // 2
-        grad_input, grad_kernel, _ = torch.ops.aten.convolution_backward(
-            grad_c, x, kernel.to(x.dtype), None, [1, 1], [k, k], [1, 1],
-            False, [0, 0], x.shape[1], [need_x, need_kernel, False])
-        if need_x:
-            grad_x = (torch.where(funnel_wins, 0, grad) +
-                      grad_input.to(dtype)).to(x.dtype)
-        if need_kernel:
-            grad_kernel = grad_kernel.to(kernel.dtype)
-    return grad_x, grad_kernel, sum_gtc, sum_gt
+    return torch.where(funnel_wins, 0, grad_y), grad_c, sum_gtc, sum_gt
 
 
 class _TorchKernels:
-    """The passes in plain PyTorch, ``compiled`` or ``eager``."""
+    """The passes in plain PyTorch: the depthwise conv and its backward as
+    aten ops (inductor would lower them to slower convolutions on CPU), the
+    batch norm and the max ``compiled`` or ``eager``."""
 
     def __init__(self, form: str) -> None:
         self.form = form
@@ -461,15 +455,25 @@ class _TorchKernels:
     def forward(self, x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
                 bn_b: Optional[Tensor], mean: Optional[Tensor],
                 var: Optional[Tensor], shift: Optional[Tensor], eps: float):
-        return _torch_forward(self.form, x, kernel, bn_w, bn_b, mean, var,
-                              eps)
+        return _torch_norm_max(self.form, x, _conv(x, kernel), bn_w, bn_b,
+                               mean, var, eps)
 
     def backward(self, x: Tensor, grad_y: Tensor, kernel: Tensor,
                  bn_w: Optional[Tensor], bn_b: Optional[Tensor],
                  mean: Tensor, var: Tensor, eps: float, batch_stats: bool,
                  need_x: bool, need_kernel: bool):
-        return _torch_backward(self.form, x, grad_y, kernel, bn_w, bn_b, mean,
-                               var, eps, batch_stats, need_x, need_kernel)
+        grad_x, grad_c, grad_gamma, grad_beta = _torch_norm_backward(
+            self.form, x, grad_y, _conv(x, kernel), bn_w, bn_b, mean, var,
+            eps, batch_stats)
+        if not (need_x or need_kernel):
+            return None, None, grad_gamma, grad_beta
+        k = kernel.shape[-1] // 2
+        grad_input, grad_kernel, _ = torch.ops.aten.convolution_backward(
+            grad_c, x, kernel.to(x.dtype), None, [1, 1], [k, k], [1, 1],
+            False, [0, 0], x.shape[1], [need_x, need_kernel, False])
+        return (grad_x.add_(grad_input) if need_x else None,
+                grad_kernel.to(kernel.dtype) if need_kernel else None,
+                grad_gamma, grad_beta)
 
 
 _KERNELS = {
