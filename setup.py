@@ -1,4 +1,6 @@
-"""Install mmdynact: ``pip install -e .`` (extras: det, seg, cls, pose, all, tests).
+"""Install mmdynact: ``pip install -e .``.
+
+Extras: det, seg, cls, pose, all, tests.
 
 Wheels and non-editable installs also carry the configs and the model
 index, as ``mmdynact/.mim/configs`` and ``mmdynact/.mim/model-index.yml``
@@ -7,7 +9,6 @@ ours with ``_base_ = 'mmdynact::dyrelu/...'`` (after ``import mmdynact``).
 """
 import os.path as osp
 import shutil
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
@@ -71,8 +72,8 @@ setup(
     version=read_version(),
     description='Dynamic and learned activations (DY-ReLU, FReLU, ACON) '
     'for the OpenMMLab 2.0 toolboxes',
-    long_description=open(osp.join(HERE, 'README.md')).read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(
+        osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests')),

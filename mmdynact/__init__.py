@@ -21,8 +21,9 @@ def _check_version(package, supported: tuple) -> None:
     version = digit_version(package.__version__)
     if not digit_version(low) <= version < digit_version(high):
         raise ImportError(
-            f'mmdynact {__version__} supports {package.__name__}>={low},<{high}'
-            f', but {package.__name__}=={package.__version__} is installed. '
+            f'mmdynact {__version__} supports '
+            f'{package.__name__}>={low},<{high}, but '
+            f'{package.__name__}=={package.__version__} is installed. '
             f"Install a supported one, e.g. pip install '{package.__name__}"
             f'>={low},<{high}\'.')
 

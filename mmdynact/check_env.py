@@ -27,8 +27,8 @@ from mmdynact.environment import KNOWN_ISSUES, installed_versions
 STACK = ('torch', 'torchvision', 'numpy', 'setuptools', 'mmengine', 'mmcv',
          'mmdet', 'mmsegmentation', 'mmpretrain', 'mmpose', 'triton',
          'transformers', 'xtcocotools')
-TRITON_PROBE = osp.join(osp.dirname(__file__), 'environment',
-                        'triton_probe.py')
+TRITON_PROBE = osp.join(
+    osp.dirname(__file__), 'environment', 'triton_probe.py')
 TRITON_TIMEOUT = 300
 #: width of the wrapped lines
 WRAP = 79
@@ -80,8 +80,8 @@ def mmcv_ops_line() -> Tuple[str, str]:
     except Exception as exc:  # report it; the check goes on
         return 'mmcv ops', f'cannot be imported: {type(exc).__name__}: {exc}'
     cuda = get_compiling_cuda_version()
-    kind = ('CPU only (compiled without CUDA)' if cuda == 'not available'
-            else f'CUDA (compiled with CUDA {cuda})')
+    kind = ('CPU only (compiled without CUDA)' if cuda == 'not available' else
+            f'CUDA (compiled with CUDA {cuda})')
     return 'mmcv ops', f'{kind}, compiler {get_compiler_version()}'
 
 
@@ -91,9 +91,11 @@ def _run_triton_probe(device: str, interpret: bool) -> str:
     if interpret:
         env['TRITON_INTERPRET'] = '1'
     try:
-        result = subprocess.run(
-            [sys.executable, TRITON_PROBE, device], env=env,
-            capture_output=True, text=True, timeout=TRITON_TIMEOUT)
+        result = subprocess.run([sys.executable, TRITON_PROBE, device],
+                                env=env,
+                                capture_output=True,
+                                text=True,
+                                timeout=TRITON_TIMEOUT)
     except subprocess.TimeoutExpired:
         return f'fails (no result in {TRITON_TIMEOUT} s)'
     if result.returncode == 0 and result.stdout.strip() == 'ok':
@@ -146,21 +148,28 @@ def _print_section(title: str, lines: Lines) -> None:
         first, *more = value.split('\n')
         print(f'  {name:<{width}}  {first}')
         for line in more:
-            print(textwrap.fill(line, WRAP, initial_indent=indent,
-                                subsequent_indent=indent))
+            print(
+                textwrap.fill(
+                    line,
+                    WRAP,
+                    initial_indent=indent,
+                    subsequent_indent=indent))
 
 
 def main() -> int:
     """Print the report; the exit status (see the module docstring)."""
     versions = installed_versions(STACK)
     _print_section('versions', version_lines(versions))
-    _print_section('devices', [*device_lines(), mmcv_ops_line(),
-                               triton_line(versions['triton'])])
+    _print_section(
+        'devices',
+        [*device_lines(),
+         mmcv_ops_line(),
+         triton_line(versions['triton'])])
     issues, unhandled = issue_lines(versions)
     _print_section('known incompatibilities', issues)
     verdict = (f'{unhandled} known incompatibility affects this environment: '
-               'apply its fix above' if unhandled else
-               'no known incompatibility left unhandled')
+               'apply its fix above'
+               if unhandled else 'no known incompatibility left unhandled')
     print(f'check_env: {verdict}')
     return 1 if unhandled else 0
 

@@ -5,12 +5,15 @@ import os
 
 os.environ['TRITON_INTERPRET'] = '1'
 
+# The imports follow it on purpose (hence `noqa: E402`): Triton reads
+# TRITON_INTERPRET when mmdynact.ops defines the kernels.
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from mmdynact.ops import set_backend  # noqa: E402
-from tests.tiny_workspace import (  # noqa: E402,F401 (fixtures)
-    tiny_workspace, trained_classifier, trained_detector, trained_segmentor)
+
+# The session fixtures that train the tiny models, shared with every test.
+pytest_plugins = ['tests.tiny_workspace']
 
 
 @pytest.fixture(autouse=True)

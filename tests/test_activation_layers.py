@@ -5,8 +5,8 @@ import pytest
 import torch
 from mmcv.cnn import build_activation_layer
 
-from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUA,
-                                         DyReLUB, DyReLUC, FReLU, MetaAconC)
+from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUA, DyReLUB,
+                                         DyReLUC, FReLU, MetaAconC)
 from mmdynact.testing import saved_tensor_bytes
 
 ALL = list(ACTIVATIONS.values())
@@ -52,8 +52,8 @@ def test_matches_plain_formula(cls, training, channels_last):
         if g_ref is None:
             assert g is None or not g.any(), name
         else:
-            torch.testing.assert_close(g, g_ref, rtol=1e-9, atol=1e-12,
-                                       msg=name)
+            torch.testing.assert_close(
+                g, g_ref, rtol=1e-9, atol=1e-12, msg=name)
     # batch norm statistics (FReLU's funnel, DyReLUC's attention) move alike
     for (name, b), (_, b_ref) in zip(ours.named_buffers(),
                                      reference.named_buffers()):
@@ -171,8 +171,10 @@ def test_meta_acon_switching_factor():
     assert beta.shape == (3, C, 1, 1)
     assert ((beta > 0) & (beta < 1)).all()
     torch.testing.assert_close(
-        layer(x), (layer.p1 - layer.p2) * x *
-        torch.sigmoid(beta * (layer.p1 - layer.p2) * x) + layer.p2 * x)
+        layer(x),
+        (layer.p1 - layer.p2) * x * torch.sigmoid(beta *
+                                                  (layer.p1 - layer.p2) * x) +
+        layer.p2 * x)
     # hidden width max(r, C // r)
     assert make(MetaAconC, channels=64, r=4).fc1.out_channels == 16
     assert make(MetaAconC, channels=64).fc1.out_channels == 16
@@ -180,8 +182,8 @@ def test_meta_acon_switching_factor():
 
 def test_acon_c_parameters():
     layer = make(AconC)
-    assert {n: tuple(p.shape) for n, p in layer.named_parameters()} == {
-        'p1': (1, C, 1, 1), 'p2': (1, C, 1, 1), 'beta': (1, C, 1, 1)}
+    shapes = {n: tuple(p.shape) for n, p in layer.named_parameters()}
+    assert shapes == dict(p1=(1, C, 1, 1), p2=(1, C, 1, 1), beta=(1, C, 1, 1))
 
 
 def test_frelu_funnel_and_kernel_size():
@@ -211,8 +213,10 @@ def test_bad_input_names_the_layer(cls):
 
 
 def test_dyrelu_c_rejects_1d_input():
-    with pytest.raises(ValueError, match=r'DyReLUC\(channels=6\) expects '
-                       r'input \(N, 6, H, W\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'DyReLUC\(channels=6\) expects '
+            r'input \(N, 6, H, W\)'):
         DyReLUC(C)(torch.randn(2, C, 7))
 
 

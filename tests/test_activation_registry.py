@@ -23,8 +23,11 @@ def test_every_layer_is_registered_once():
         'AconA', 'AconB', 'AconC', 'MetaAconC', 'DyReLUA', 'DyReLUB',
         'DyReLUC', 'FReLU'
     ]
-    found = {cls.__name__ for cls in _subclasses(ChannelActivation)
-             if not cls.__name__.startswith('_')}
+    found = {
+        cls.__name__
+        for cls in _subclasses(ChannelActivation)
+        if not cls.__name__.startswith('_')
+    }
     assert found == set(NAMES)  # no layer escapes the registry
 
 
@@ -48,11 +51,12 @@ def test_layer_is_covered_everywhere(name):
         assert f'prim::PythonOp.{kernel.__name__}' in ACTIVATION_FLOP_HANDLES
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
-        traced = torch.jit.trace(layer, (x, ),
-                                 check_trace=False).inlined_graph
-    assert {node.pyname() for node in traced.nodes()
-            if node.kind() == 'prim::PythonOp'} == {
-                kernel.__name__ for kernel in cls.spec.kernels}
+        traced = torch.jit.trace(layer, (x, ), check_trace=False).inlined_graph
+    python_ops = {
+        node.pyname()
+        for node in traced.nodes() if node.kind() == 'prim::PythonOp'
+    }
+    assert python_ops == {kernel.__name__ for kernel in cls.spec.kernels}
     # a probe looks inside it
     assert cls.spec.probe in PROBES
     with probing(torch.nn.Sequential(layer)) as probes:
@@ -64,9 +68,8 @@ def test_layer_is_covered_everywhere(name):
 
 def test_benchmark_covers_every_layer_by_default(monkeypatch):
     measured = []
-    monkeypatch.setattr(
-        'mmdynact.analysis.activation_benchmark.measure',
-        lambda cls, *args: measured.append(cls.__name__))
+    monkeypatch.setattr('mmdynact.analysis.activation_benchmark.measure',
+                        lambda cls, *args: measured.append(cls.__name__))
     benchmark((1, 4, 3, 3), torch.float32, torch.device('cpu'), 0, 1, False)
     assert measured == NAMES
 

@@ -66,8 +66,8 @@ def test_dyrelu_everywhere_by_default_and_forward_backward():
         isinstance(act, DyReLUB) for _, block in blocks(model)
         for act in block.act.values())
     outs = model(torch.randn(2, 3, 32, 32))
-    assert [o.shape[1:] for o in outs] == [(32, 8, 8), (64, 4, 4),
-                                           (128, 2, 2), (256, 1, 1)]
+    assert [o.shape[1:] for o in outs] == [(32, 8, 8), (64, 4, 4), (128, 2, 2),
+                                           (256, 1, 1)]
     sum(o.sum() for o in outs).backward()
     assert model.layer4[-1].act['add'].fc1.weight.grad is not None
 
@@ -82,15 +82,15 @@ def test_relu_model_matches_mmpretrain_resnet():
 
 
 def test_basic_block_conv2_means_after_the_3x3():
-    model = build(depth=18, act_cfg=dict(type='FReLU'),
-                  act_positions=('conv2', ))
+    model = build(
+        depth=18, act_cfg=dict(type='FReLU'), act_positions=('conv2', ))
     block = model.layer2[0]
     assert set(block.act) == {'conv1', 'add'}
     assert isinstance(block.act['conv1'], FReLU)
     assert block.act['conv1'].channels == 16
     assert isinstance(block.act['add'], nn.ReLU)
-    model = build(depth=18, act_cfg=dict(type='FReLU'),
-                  act_positions=('add', ))
+    model = build(
+        depth=18, act_cfg=dict(type='FReLU'), act_positions=('add', ))
     assert isinstance(model.layer2[0].act['conv1'], nn.ReLU)
     assert isinstance(model.layer2[0].act['add'], FReLU)
 
@@ -108,8 +108,13 @@ def test_bad_arguments_name_the_key(kwargs, match):
 
 @pytest.mark.parametrize('depth', [18, 34, 50, 101, 152])
 def test_depths(depth):
-    model = build(depth=depth, num_stages=1, out_indices=(0, ), strides=(1, ),
-                  dilations=(1, ), act_cfg=dict(type='AconC'))
+    model = build(
+        depth=depth,
+        num_stages=1,
+        out_indices=(0, ),
+        strides=(1, ),
+        dilations=(1, ),
+        act_cfg=dict(type='AconC'))
     assert isinstance(model.layer1[0].act['add'], AconC)
     assert len(model.layer1) == {18: 2}.get(depth, 3)
 
@@ -117,8 +122,8 @@ def test_depths(depth):
 @pytest.mark.parametrize('type, avg_down', [('ActResNetV1c', False),
                                             ('ActResNetV1d', True)])
 def test_deep_stems_get_their_own_activations(type, avg_down):
-    model = build(type=type, act_cfg=dict(type='FReLU'),
-                  act_positions=('stem', ))
+    model = build(
+        type=type, act_cfg=dict(type='FReLU'), act_positions=('stem', ))
     assert [m.activate.channels for m in model.stem] == [8, 8, 16]
     has_pool = isinstance(model.layer2[0].downsample[0], nn.AvgPool2d)
     assert has_pool == avg_down
@@ -126,8 +131,11 @@ def test_deep_stems_get_their_own_activations(type, avg_down):
 
 
 def test_dilation_and_contract_dilation():
-    d8 = dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
-              out_indices=(3, ), act_cfg=dict(type='FReLU'))
+    d8 = dict(
+        strides=(1, 2, 1, 1),
+        dilations=(1, 1, 2, 4),
+        out_indices=(3, ),
+        act_cfg=dict(type='FReLU'))
 
     def dilations(model, stage):
         return [b.conv2.dilation[0] for b in getattr(model, f'layer{stage}')]
@@ -148,8 +156,8 @@ def test_dilation_and_contract_dilation():
 def test_frozen_stages_freeze_activations(type):
     model = build(type=type, frozen_stages=1, act_cfg=dict(type='FReLU'))
     model.train()
-    stem_acts = ([model.relu] if type == 'ActResNet' else
-                 [m.activate for m in model.stem])
+    stem_acts = ([model.relu]
+                 if type == 'ActResNet' else [m.activate for m in model.stem])
     for act in stem_acts + list(model.layer1[0].act.values()):
         assert not act.training
         assert not any(p.requires_grad for p in act.parameters())
@@ -191,8 +199,10 @@ def test_pretrained_checkpoint_sets_activation_weights(tmp_path):
     source = build(act_cfg=dict(type='MetaAconC'), act_positions=('conv2', ))
     path = str(tmp_path / 'backbone.pth')
     torch.save({'state_dict': source.state_dict()}, path)
-    model = build(act_cfg=dict(type='MetaAconC'), act_positions=('conv2', ),
-                  init_cfg=dict(type='Pretrained', checkpoint=path))
+    model = build(
+        act_cfg=dict(type='MetaAconC'),
+        act_positions=('conv2', ),
+        init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     for key, value in source.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value)
@@ -246,9 +256,10 @@ def test_lazy_builder_names_the_missing_toolbox():
     register_lazy('_MissingToolboxNet', 'no_such_toolbox.models',
                   'no_such_toolbox', 'det')
     try:
-        with pytest.raises(ModuleNotFoundError,
-                           match=r"_MissingToolboxNet is built on "
-                           r"no_such_toolbox.*pip install 'mmdynact\[det\]'"):
+        with pytest.raises(
+                ModuleNotFoundError,
+                match=r'_MissingToolboxNet is built on '
+                r"no_such_toolbox.*pip install 'mmdynact\[det\]'"):
             MODELS.build(dict(type='_MissingToolboxNet'))
     finally:
         MODELS._module_dict.pop('_MissingToolboxNet')

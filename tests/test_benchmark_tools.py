@@ -12,18 +12,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_tool(tool: str, *args: str, backend: str = 'auto') -> str:
     result = subprocess.run(
-        [sys.executable, f'tools/analysis_tools/{tool}', *args], cwd=REPO,
-        capture_output=True, text=True,
+        [sys.executable, f'tools/analysis_tools/{tool}', *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
         env=dict(os.environ, MMDYNACT_BACKEND=backend, PYTHONPATH=str(REPO)))
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def table_rows(out: str, first_cells) -> list:
-    return [[cell.strip() for cell in line.split('|')[1:-1]]
-            for line in out.splitlines()
-            if line.startswith('| ') and line.split('|')[1].strip() in
-            first_cells]
+    return [
+        [cell.strip() for cell in line.split('|')[1:-1]]
+        for line in out.splitlines()
+        if line.startswith('| ') and line.split('|')[1].strip() in first_cells
+    ]
 
 
 @pytest.mark.compiled
@@ -39,8 +42,8 @@ def test_activation_benchmark_prints_a_row_per_layer():
         cells = dict(zip(header, row))
         for name in ('ours ms', 'eager ms', 'straightforward ms', 'ReLU ms'):
             assert float(cells[name]) > 0
-        assert cells['time target'] == '<= ' + (
-            '0.6' if row[0] == 'AconC' else '1.0') + 'x straightforward'
+        assert cells['time target'] == '<= ' + ('0.6' if row[0] == 'AconC' else
+                                                '1.0') + 'x straightforward'
         assert float(cells['memory / input (<= 1.05x)'].rstrip('x')) > 0
         assert cells['met'] in ('yes', 'NO')
 
@@ -50,9 +53,23 @@ def test_train_step_benchmark_compares_with_the_baseline(tmp_path):
     out = run_tool(
         'benchmark_train_step.py',
         'configs/_tiny_/mobilenet-v2_dyrelu-b_tiny-imagenet.py',
-        '--baseline', 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
-        '--device', 'cpu', '--batch', '2', '--iters', '2', '--warmup', '1',
-        '--amp', 'none', '--shape', '32', '32', '--json', str(results),
+        '--baseline',
+        'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
+        '--device',
+        'cpu',
+        '--batch',
+        '2',
+        '--iters',
+        '2',
+        '--warmup',
+        '1',
+        '--amp',
+        'none',
+        '--shape',
+        '32',
+        '32',
+        '--json',
+        str(results),
         backend='eager')
     assert 'training steps on cpu' in out and 'batch 2, amp none' in out
     rows = table_rows(out, [
@@ -65,18 +82,22 @@ def test_train_step_benchmark_compares_with_the_baseline(tmp_path):
     first, second = report['timings']
     assert first['vs_baseline'] == 1.0
     assert second['step_ms'] > 0 and second['images_per_s'] > 0
-    assert second['vs_baseline'] == pytest.approx(
-        second['step_ms'] / first['step_ms'])
+    assert second['vs_baseline'] == pytest.approx(second['step_ms'] /
+                                                  first['step_ms'])
     assert float(rows[1][-1].rstrip('x')) == pytest.approx(
         second['vs_baseline'], abs=0.006)
 
 
 def test_train_step_benchmark_rejects_mixed_toolboxes():
-    result = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/benchmark_train_step.py',
-         'configs/_tiny_/mobilenet-v2_dyrelu-b_tiny-imagenet.py',
-         '--baseline', 'configs/_tiny_/pspnet_r18-d8-frelu_tiny-cityscapes.py',
-         '--device', 'cpu'], cwd=REPO, capture_output=True, text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO)))
+    result = subprocess.run([
+        sys.executable, 'tools/analysis_tools/benchmark_train_step.py',
+        'configs/_tiny_/mobilenet-v2_dyrelu-b_tiny-imagenet.py', '--baseline',
+        'configs/_tiny_/pspnet_r18-d8-frelu_tiny-cityscapes.py', '--device',
+        'cpu'
+    ],
+                            cwd=REPO,
+                            capture_output=True,
+                            text=True,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert result.returncode != 0
     assert 'compare configs of one toolbox per run' in result.stderr

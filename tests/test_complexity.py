@@ -12,8 +12,8 @@ from torch import nn
 from mmdynact.analysis import (complexity, count, flop_analyzer,
                                model_for_analysis, relu_twin,
                                unhandled_python_ops)
-from mmdynact.models import (AconA, AconB, AconC, ChannelActivation,
-                             DyReLUA, DyReLUB, DyReLUC, FReLU, MetaAconC)
+from mmdynact.models import (AconA, AconB, AconC, ChannelActivation, DyReLUA,
+                             DyReLUB, DyReLUC, FReLU, MetaAconC)
 
 REPO = Path(__file__).resolve().parents[1]
 C, H, W = 8, 4, 4
@@ -56,8 +56,12 @@ def test_layer_flops_count_every_part(layer, expected):
 
 def small_resnet(**kwargs) -> nn.Module:
     return MODELS.build(
-        dict(type='ActResNet', depth=50, stem_channels=16, base_channels=8,
-             **kwargs))
+        dict(
+            type='ActResNet',
+            depth=50,
+            stem_channels=16,
+            base_channels=8,
+            **kwargs))
 
 
 def test_relu_twin_is_the_plain_resnet():
@@ -72,18 +76,18 @@ def test_relu_twin_is_the_plain_resnet():
 
 
 def test_overhead_is_the_activation_layers():
-    model = small_resnet(
-        act_cfg=dict(type='FReLU'), act_positions=('conv2', ))
+    model = small_resnet(act_cfg=dict(type='FReLU'), act_positions=('conv2', ))
     inputs = (torch.randn(1, 3, 64, 64), )
     result = complexity(model, inputs)
     funnels = [m for m in model.modules() if isinstance(m, FReLU)]
-    assert result.params - result.relu_params == sum(
-        p.numel() for f in funnels for p in f.parameters())
+    assert result.params - result.relu_params == sum(p.numel() for f in funnels
+                                                     for p in f.parameters())
     # each FReLU: 9 MACs (depthwise 3x3) + 2 per element of its input
     sizes = []
     handles = [
-        f.register_forward_hook(lambda m, args, out: sizes.append(
-            args[0].numel())) for f in funnels
+        f.register_forward_hook(
+            lambda m, args, out: sizes.append(args[0].numel()))
+        for f in funnels
     ]
     model.eval()
     model(*inputs)
@@ -117,10 +121,9 @@ def test_model_for_analysis_drops_the_checkpoint_and_traces_tensor_mode():
 
 def test_get_flops_tool_prints_the_overhead(monkeypatch, capsys):
     config = REPO / 'configs/acon/shufflenet-v2-0.5x_acon-c_16xb64_in1k.py'
-    monkeypatch.setattr(sys, 'argv', [
-        'get_flops.py',
-        str(config), '--shape', '32', '32'
-    ])
+    monkeypatch.setattr(
+        sys, 'argv',
+        ['get_flops.py', str(config), '--shape', '32', '32'])
     runpy.run_path(
         str(REPO / 'tools/analysis_tools/get_flops.py'), run_name='__main__')
     out = capsys.readouterr().out

@@ -28,8 +28,8 @@ def without_checkpoint(cfg: Config) -> Config:
 
 
 def image(rng: torch.Generator) -> torch.Tensor:
-    return torch.randint(0, 256, (3, SIZE, SIZE), generator=rng,
-                         dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (3, SIZE, SIZE), generator=rng, dtype=torch.uint8)
 
 
 def fake_cls_batch(rng):
@@ -41,8 +41,8 @@ def fake_cls_batch(rng):
 
 def fake_det_batch(rng):
     from mmdet.testing import demo_mm_inputs
-    return demo_mm_inputs(2, [[3, SIZE, SIZE]] * 2, num_items=[3, 2],
-                          num_classes=80)
+    return demo_mm_inputs(
+        2, [[3, SIZE, SIZE]] * 2, num_items=[3, 2], num_classes=80)
 
 
 def fake_seg_batch(rng):
@@ -50,17 +50,20 @@ def fake_seg_batch(rng):
     from mmseg.structures import SegDataSample
     samples = []
     for _ in range(2):
-        sample = SegDataSample(metainfo=dict(
-            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-            pad_shape=(SIZE, SIZE)))
-        sample.gt_sem_seg = PixelData(data=torch.randint(
-            0, 19, (1, SIZE, SIZE), generator=rng))
+        sample = SegDataSample(
+            metainfo=dict(
+                img_shape=(SIZE, SIZE),
+                ori_shape=(SIZE, SIZE),
+                pad_shape=(SIZE, SIZE)))
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 19, (1, SIZE, SIZE), generator=rng))
         samples.append(sample)
     return dict(inputs=[image(rng) for _ in range(2)], data_samples=samples)
 
 
 def fake_pose_batch(rng):
     from mmpose.testing import get_packed_inputs
+
     # MobileNetV2 (stride 32) + three x2 deconvs: 32x32 -> 8x8 heatmaps
     return get_packed_inputs(
         batch_size=2,
@@ -101,14 +104,11 @@ def test_config_trains_one_step_on_cpu(path):
     assert torch.isfinite(loss)
     loss.backward()
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
-    assert grads and all(g is not None and torch.isfinite(g).all()
-                         for g in grads)
+    assert grads and all(
+        g is not None and torch.isfinite(g).all() for g in grads)
 
 
-PRETRAINED = [
-    p for p in CONFIGS
-    if p.stem.startswith(('retinanet', 'pspnet'))
-]
+PRETRAINED = [p for p in CONFIGS if p.stem.startswith(('retinanet', 'pspnet'))]
 
 
 @pytest.mark.parametrize('path', PRETRAINED, ids=config_id)
@@ -123,22 +123,21 @@ def test_missing_imagenet_checkpoint_is_reported_before_training(
     assert init_cfg.prefix == 'backbone.'
     init_cfg.checkpoint = str(tmp_path / 'missing.pth')
     # the model builds without it (as upstream); tools/train.py checks it
-    with pytest.raises(FileNotFoundError,
-                       match='model.backbone.init_cfg.checkpoint='):
+    with pytest.raises(
+            FileNotFoundError, match='model.backbone.init_cfg.checkpoint='):
         check_pretrained_checkpoints(cfg.model)
 
 
 def test_dyrelu_pose_config_puts_dyrelu_c_in_the_head():
     from mmdynact.models import DyReLUB, DyReLUC
-    cfg = without_checkpoint(load(
-        REPO / 'configs/dyrelu/td-hm_mobilenetv2-dyrelu_8xb64-210e_coco-'
-        '256x192.py'))
+    cfg = without_checkpoint(
+        load(REPO / 'configs/dyrelu/td-hm_mobilenetv2-dyrelu_8xb64-210e_coco-'
+             '256x192.py'))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
     head_acts = [m for m in model.head.deconv_layers if isinstance(m, DyReLUC)]
     assert [a.channels for a in head_acts] == [256, 256, 256]
     assert not any(isinstance(m, torch.nn.ReLU) for m in model.head.modules())
     assert any(isinstance(m, DyReLUB) for m in model.backbone.modules())
-    assert [h.type for h in cfg.custom_hooks] == [
-        'SyncBuffersHook', 'DyReLUTemperatureHook'
-    ]
+    hooks = [h.type for h in cfg.custom_hooks]
+    assert hooks == ['SyncBuffersHook', 'DyReLUTemperatureHook']

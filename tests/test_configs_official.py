@@ -10,8 +10,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, DefaultScope
 
 from mmdynact.models import DyReLUB, FReLU, MetaAconC
-from tests.paper_configs import (CONFIGS, REPO, config_id, flops, parameters,
-                                 relative)
+from tests.paper_configs import CONFIGS, REPO, config_id, flops, parameters
 
 
 def load(path: Path) -> Config:
@@ -61,8 +60,8 @@ def test_resnet_strides_where_the_papers_code_does(path):
 
 
 IMAGENET_RESNETS = [
-    p for p in RESNETS if p.stem.startswith('resnet50') and
-    family(p) in ('frelu', 'acon')
+    p for p in RESNETS
+    if p.stem.startswith('resnet50') and family(p) in ('frelu', 'acon')
 ]
 
 
@@ -89,9 +88,10 @@ def test_official_resnet_keeps_its_last_norms_at_one():
                                torch.ones_like(block.norm3.weight))
 
 
-@pytest.mark.parametrize(
-    'name',
-    ['frelu/resnet50_relu-dropout_8xb32_in1k', 'acon/resnet50_meta-acon_8xb32_in1k'])
+@pytest.mark.parametrize('name', [
+    'frelu/resnet50_relu-dropout_8xb32_in1k',
+    'acon/resnet50_meta-acon_8xb32_in1k'
+])
 def test_official_resnet50_flops_are_the_readme_3_9g(name):
     # nmaac/acon README: ResNet-50 (ReLU, ACON-C, Meta-ACON) 3.9G; the
     # stride on the 3x3 conv would give 4.11G

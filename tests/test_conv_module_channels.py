@@ -4,8 +4,7 @@ import torch
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 
 from mmdynact.models.activations import (ACTIVATIONS, ChannelActivation,
-                                         DyReLUB, FReLU,
-                                         activation_channels,
+                                         DyReLUB, FReLU, activation_channels,
                                          patch_conv_module)
 
 ORIGINAL_INIT = ConvModule.__init__.__wrapped__
@@ -17,18 +16,20 @@ def build_unpatched(*args, **kwargs):
     return module
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(),
-    dict(act_cfg=None),
-    dict(act_cfg=dict(type='ReLU'), inplace=False),
-    dict(act_cfg=dict(type='LeakyReLU', negative_slope=0.2)),
-    dict(act_cfg=dict(type='Tanh')),
-    dict(act_cfg=dict(type='HSwish')),
-    dict(act_cfg=dict(type='PReLU')),
-    dict(norm_cfg=dict(type='BN'), order=('act', 'conv', 'norm')),
-    dict(norm_cfg=dict(type='BN'), order=('norm', 'act', 'conv')),
-    dict(act_cfg=dict(type='FReLU', channels=8), norm_cfg=dict(type='BN')),
-], ids=str)
+@pytest.mark.parametrize(
+    'kwargs', [
+        dict(),
+        dict(act_cfg=None),
+        dict(act_cfg=dict(type='ReLU'), inplace=False),
+        dict(act_cfg=dict(type='LeakyReLU', negative_slope=0.2)),
+        dict(act_cfg=dict(type='Tanh')),
+        dict(act_cfg=dict(type='HSwish')),
+        dict(act_cfg=dict(type='PReLU')),
+        dict(norm_cfg=dict(type='BN'), order=('act', 'conv', 'norm')),
+        dict(norm_cfg=dict(type='BN'), order=('norm', 'act', 'conv')),
+        dict(act_cfg=dict(type='FReLU', channels=8), norm_cfg=dict(type='BN')),
+    ],
+    ids=str)
 def test_other_configs_build_exactly_as_mmcv(kwargs):
     torch.manual_seed(0)
     ours = ConvModule(4, 8, 3, padding=1, **kwargs)
@@ -58,9 +59,13 @@ def test_channels_come_from_out_channels(act):
 
 
 def test_activation_before_conv_takes_in_channels():
-    module = ConvModule(4, 8, 1, norm_cfg=dict(type='BN'),
-                        act_cfg=dict(type='DyReLUB'),
-                        order=('norm', 'act', 'conv'))
+    module = ConvModule(
+        4,
+        8,
+        1,
+        norm_cfg=dict(type='BN'),
+        act_cfg=dict(type='DyReLUB'),
+        order=('norm', 'act', 'conv'))
     assert module.activate.channels == 4
     assert module(torch.randn(2, 4, 5, 5)).shape == (2, 8, 5, 5)
 
@@ -72,14 +77,18 @@ def test_positional_arguments_and_class_types():
 
 
 def test_explicit_channels_win():
-    module = ConvModule(4, 8, 1, act_cfg=dict(type='FReLU', channels=8,
-                                              kernel_size=5))
+    module = ConvModule(
+        4, 8, 1, act_cfg=dict(type='FReLU', channels=8, kernel_size=5))
     assert module.activate.kernel_size == 5
 
 
 def test_depthwise_separable_module():
     module = DepthwiseSeparableConvModule(
-        4, 8, 3, padding=1, norm_cfg=dict(type='BN'),
+        4,
+        8,
+        3,
+        padding=1,
+        norm_cfg=dict(type='BN'),
         act_cfg=dict(type='FReLU'))
     assert module.depthwise_conv.activate.channels == 4
     assert module.pointwise_conv.activate.channels == 8
@@ -113,13 +122,13 @@ def test_upstream_backbones_take_our_act_cfg():
             MobileNetV2(widen_factor=0.25, act_cfg=dict(type='DyReLUB')),
             ShuffleNetV2(widen_factor=0.5, act_cfg=dict(type='FReLU'))
     ]:
-        acts = [m for m in backbone.modules()
-                if isinstance(m, ChannelActivation)]
+        acts = [
+            m for m in backbone.modules() if isinstance(m, ChannelActivation)
+        ]
         assert acts
         outs = backbone(torch.randn(2, 3, 32, 32))
         outs[-1].mean().backward()
-        assert all(p.grad is not None for m in acts
-                   for p in m.parameters())
+        assert all(p.grad is not None for m in acts for p in m.parameters())
 
 
 def test_mmdet_fpn_and_mmseg_heads_take_our_act_cfg():
@@ -131,13 +140,18 @@ def test_mmdet_fpn_and_mmseg_heads_take_our_act_cfg():
     assert fpn.fpn_convs[0].activate.channels == 8
     for head_cls, extra in [(PSPHead, dict(pool_scales=(1, 2))),
                             (FCNHead, dict(num_convs=1))]:
-        head = head_cls(in_channels=16, channels=8, num_classes=3,
-                        norm_cfg=dict(type='BN'),
-                        act_cfg=dict(type='MetaAconC'), **extra)
+        head = head_cls(
+            in_channels=16,
+            channels=8,
+            num_classes=3,
+            norm_cfg=dict(type='BN'),
+            act_cfg=dict(type='MetaAconC'),
+            **extra)
         logits = head([torch.randn(2, 16, 8, 8)])
         assert logits.shape == (2, 3, 8, 8)
-        acts = [m.activate for m in head.modules()
-                if isinstance(m, ConvModule)]
+        acts = [
+            m.activate for m in head.modules() if isinstance(m, ConvModule)
+        ]
         assert acts and all(a.channels == 8 for a in acts)
 
 

@@ -7,8 +7,11 @@ from mmengine.registry import MODELS, DefaultScope
 def build_head(**kwargs):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return MODELS.build(
-            dict(type='DropoutLinearClsHead', num_classes=5, in_channels=64,
-                 **kwargs))
+            dict(
+                type='DropoutLinearClsHead',
+                num_classes=5,
+                in_channels=64,
+                **kwargs))
 
 
 def test_dropout_linear_cls_head_drops_features_in_training_only():
@@ -27,11 +30,12 @@ def test_dropout_linear_cls_head_drops_features_in_training_only():
 def test_dropout_linear_cls_head_without_dropout_is_linear_cls_head():
     head = build_head().train()
     features = (torch.randn(4, 64), )
-    torch.testing.assert_close(
-        head(features), head.fc(features[-1]))
+    torch.testing.assert_close(head(features), head.fc(features[-1]))
 
 
 def test_dropout_linear_cls_head_checks_its_rate():
-    with pytest.raises(ValueError, match='DropoutLinearClsHead: dropout must '
-                       'be in \\[0, 1\\), got 1.0'):
+    with pytest.raises(
+            ValueError,
+            match='DropoutLinearClsHead: dropout must '
+            'be in \\[0, 1\\), got 1.0'):
         build_head(dropout=1.0)

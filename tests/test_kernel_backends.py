@@ -24,7 +24,11 @@ def make(name, channels=6):
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code],
-                          env={'PATH': '', **env}, capture_output=True,
+                          env={
+                              'PATH': '',
+                              **env
+                          },
+                          capture_output=True,
                           text=True)
 
 
@@ -36,8 +40,9 @@ def test_backend_switch_and_validation():
             assert ops.get_backend() == 'compiled'
         assert ops.get_backend() == 'triton'
     assert ops.get_backend() == 'eager'
-    with pytest.raises(ValueError, match='choose one of auto, triton, '
-                       'compiled, eager'):
+    with pytest.raises(
+            ValueError, match='choose one of auto, triton, '
+            'compiled, eager'):
         ops.set_backend('fast')
 
 
@@ -58,8 +63,10 @@ def test_auto_picks_triton_on_cuda_and_compiled_elsewhere(monkeypatch):
         assert ops.kernel_form(cuda) == 'triton'
         monkeypatch.setattr(triton_support, 'unusable_reason',
                             lambda device: 'no compiler for sm_50')
-        with pytest.warns(UserWarning, match='Triton kernels do not work on '
-                          'cuda \\(no compiler for sm_50\\)'):
+        with pytest.warns(
+                UserWarning,
+                match='Triton kernels do not work on '
+                'cuda \\(no compiler for sm_50\\)'):
             assert ops.kernel_form(cuda) == 'compiled'
         with warnings.catch_warnings():
             warnings.simplefilter('error')  # warned once only
@@ -114,8 +121,10 @@ def test_auto_falls_back_to_eager_when_compilation_fails(monkeypatch):
     monkeypatch.setattr(backend, '_broken', {})
     kernel = TorchKernel(add)
     with ops.use_backend('auto'):
-        with pytest.warns(UserWarning, match='compiled kernels do not work on'
-                          ' cpu \\(RuntimeError: no C\\+\\+ compiler\\)'):
+        with pytest.warns(
+                UserWarning,
+                match='compiled kernels do not work on'
+                ' cpu \\(RuntimeError: no C\\+\\+ compiler\\)'):
             assert kernel('compiled', torch.ones(1), torch.ones(1)) == 2
         assert ops.kernel_form(torch.device('cpu')) == 'eager'
         with warnings.catch_warnings():
@@ -132,8 +141,8 @@ def strict_dynamo():
     """Dynamo that raises instead of silently running a function eagerly
     once it has been compiled for more than one variant."""
     torch._dynamo.reset()
-    with torch._dynamo.config.patch(recompile_limit=1,
-                                    fail_on_recompile_limit_hit=True):
+    with torch._dynamo.config.patch(
+            recompile_limit=1, fail_on_recompile_limit_hit=True):
         yield
     torch._dynamo.reset()
 
@@ -146,8 +155,10 @@ def test_each_variant_compiles_once_in_its_own_cache(strict_dynamo):
 
     kernel = TorchKernel(scaled_sum)
     inputs = [
-        torch.randn(3, 4, 5), torch.randn(3, 4, 5, dtype=torch.float64),
-        torch.randn(3, 4, 5).to(torch.bfloat16), torch.randn(1, 4, 5),
+        torch.randn(3, 4, 5),
+        torch.randn(3, 4, 5, dtype=torch.float64),
+        torch.randn(3, 4, 5).to(torch.bfloat16),
+        torch.randn(1, 4, 5),
         torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last),
         torch.randn(3, 4, 5).requires_grad_()  # runs detached: as float32
     ]
@@ -212,17 +223,20 @@ def test_double_backward_error_names_the_layer(name):
     layer = make(name)
     x = torch.randn(2, 6, 5, 4, requires_grad=True)
     y = layer(x).square().sum()
-    with pytest.raises(RuntimeError,
-                       match=f'{name}: .*differentiable once.*create_graph='
-                       f'True.*layer.formula\\(x\\)'):
+    with pytest.raises(
+            RuntimeError,
+            match=f'{name}: .*differentiable once.*create_graph='
+            f'True.*layer.formula\\(x\\)'):
         torch.autograd.grad(y, x, create_graph=True)
 
 
 def small_model(names, channels=6):
     layers = []
     for name in names:
-        layers += [nn.Conv2d(channels, channels, 3, padding=1),
-                   make(name, channels)]
+        layers += [
+            nn.Conv2d(channels, channels, 3, padding=1),
+            make(name, channels)
+        ]
     return nn.Sequential(*layers).double()
 
 
@@ -255,5 +269,5 @@ def test_whole_model_compiles_without_graph_breaks(name):
 def test_whole_model_compiles_with_inductor():
     torch._dynamo.reset()
     x = torch.randn(2, 6, 5, 4, dtype=torch.float64)
-    compare_compiled(small_model(['DyReLUC', 'FReLU', 'MetaAconC']),
-                     'inductor', x)
+    compare_compiled(
+        small_model(['DyReLUC', 'FReLU', 'MetaAconC']), 'inductor', x)

@@ -10,10 +10,10 @@ import runpy
 import sys
 from pathlib import Path
 
-import pytest
-import torch
 import mmpretrain
 import numpy as np
+import pytest
+import torch
 from mmengine.registry import MODELS
 from mmengine.runner import save_checkpoint
 
@@ -29,9 +29,14 @@ from mmdynact.environment.known_issues import (NUMPY_2_XTCOCOTOOLS,
 from tests.tiny_workspace import CLS_CONFIG, DET_CONFIG
 
 #: this project's pinned stack, unaffected but for torch's weights_only
-PINNED = dict(torch='2.13.0', numpy='1.26.4', setuptools='81.0.0',
-              mmengine='0.10.7', mmpretrain='1.2.0', transformers=None,
-              xtcocotools='1.14.3')
+PINNED = dict(
+    torch='2.13.0',
+    numpy='1.26.4',
+    setuptools='81.0.0',
+    mmengine='0.10.7',
+    mmpretrain='1.2.0',
+    transformers=None,
+    xtcocotools='1.14.3')
 TRANSFORMERS_FIX = 'Fix: pip install "transformers<5" (or pip uninstall ' \
     'transformers'
 
@@ -49,8 +54,9 @@ TRANSFORMERS_FIX = 'Fix: pip install "transformers<5" (or pip uninstall ' \
     (TORCH_WEIGHTS_ONLY, dict(mmengine='0.11.0'), False),
 ])
 def test_issue_follows_the_installed_versions(issue, changes, affected):
-    assert not any(other.affects(PINNED) for other in KNOWN_ISSUES
-                   if other is not TORCH_WEIGHTS_ONLY)
+    assert not any(
+        other.affects(PINNED)
+        for other in KNOWN_ISSUES if other is not TORCH_WEIGHTS_ONLY)
     assert issue.affects({**PINNED, **changes}) is affected
 
 
@@ -78,8 +84,9 @@ def transformers_5(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, 'import_module', import_module)
-    monkeypatch.setattr(known_issues, 'installed_versions',
-                        lambda: {**PINNED, 'transformers': '5.23.0'})
+    monkeypatch.setattr(known_issues, 'installed_versions', lambda: {
+        **PINNED, 'transformers': '5.23.0'
+    })
 
 
 @pytest.mark.parametrize('config, package', [(DET_CONFIG, 'mmdet'),
@@ -99,9 +106,10 @@ def test_tools_name_the_transformers_fix(config, package, transformers_5):
 
 
 def test_act_resnet_names_the_transformers_fix(transformers_5):
-    with pytest.raises(IncompatibleEnvironment,
-                       match=r'building ActResNet \(it imports mmpretrain\) '
-                       'failed because of transformers >= 5'):
+    with pytest.raises(
+            IncompatibleEnvironment,
+            match=r'building ActResNet \(it imports mmpretrain\) '
+            'failed because of transformers >= 5'):
         MODELS.build(dict(type='ActResNet', depth=18))
 
 
@@ -117,20 +125,24 @@ def test_config_loading_names_the_setuptools_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, 'pkg_resources', None)
     with pytest.raises(ModuleNotFoundError, match='pkg_resources'):
         load_toolbox_config(str(DET_CONFIG))  # setuptools 81: unexplained
-    monkeypatch.setattr(known_issues, 'installed_versions',
-                        lambda: {**PINNED, 'setuptools': '82.0.0'})
-    with pytest.raises(IncompatibleEnvironment,
-                       match=r'loading the config .*retinanet.* failed '
-                       r'because of setuptools >= 82(.|\n)*Fix: pip install '
-                       '"setuptools<82"'):
+    monkeypatch.setattr(known_issues, 'installed_versions', lambda: {
+        **PINNED, 'setuptools': '82.0.0'
+    })
+    with pytest.raises(
+            IncompatibleEnvironment,
+            match=r'loading the config .*retinanet.* failed '
+            r'because of setuptools >= 82(.|\n)*Fix: pip install '
+            '"setuptools<82"'):
         load_toolbox_config(str(DET_CONFIG))
 
 
 def test_weights_only_failure_is_recognised(tmp_path):
     path = str(tmp_path / 'checkpoint.pth')
     # what mmengine's runner writes: numpy arrays in the message hub
-    save_checkpoint(dict(meta=dict(seed=0), message_hub=dict(
-        log_scalars=dict(loss=np.ones(3)))), path)
+    save_checkpoint(
+        dict(
+            meta=dict(seed=0),
+            message_hub=dict(log_scalars=dict(loss=np.ones(3)))), path)
     with pytest.raises(Exception) as failure:
         torch.load(path)  # torch >= 2.6: weights_only=True
     assert issue_behind(failure.value, PINNED) is TORCH_WEIGHTS_ONLY
@@ -148,8 +160,8 @@ def test_check_env_reports_everything_with_fixes(capsys):
     out = capsys.readouterr().out
     for section in ('versions', 'devices', 'known incompatibilities'):
         assert f'\n{section}\n' in f'\n{out}'
-    for name in ('torch', 'mmcv', 'mmpretrain', 'transformers', 'CUDA',
-                 'NCCL', 'mmcv ops', 'Triton'):
+    for name in ('torch', 'mmcv', 'mmpretrain', 'transformers', 'CUDA', 'NCCL',
+                 'mmcv ops', 'Triton'):
         assert f'\n  {name} ' in out
     words = ' '.join(out.split())  # the long lines are wrapped
     for issue in KNOWN_ISSUES:
@@ -164,8 +176,9 @@ def test_check_env_reports_everything_with_fixes(capsys):
 
 
 def test_check_env_marks_a_present_issue():
-    lines, unhandled = check_env.issue_lines(
-        {**PINNED, 'transformers': '5.0.0'})
+    lines, unhandled = check_env.issue_lines({
+        **PINNED, 'transformers': '5.0.0'
+    })
     marks = dict((line.split(';')[0], mark) for mark, line in lines)
     assert marks == {
         TRANSFORMERS_5.title: 'PROBLEM',

@@ -19,9 +19,14 @@ from mmdynact.environment.mmcv_build import Machine, Plan, decide
 
 SCRIPT = Path(mmcv_build.__file__)
 #: a 2-core machine without GPU, as the CI one (it has nvcc 13.0)
-CPU_MACHINE = Machine(torch_cuda='13.0', gpu_archs=(), requested_archs=None,
-                      nvcc='13.0', cpus=2, mmcv_installed=False,
-                      mmcv_ops=None)
+CPU_MACHINE = Machine(
+    torch_cuda='13.0',
+    gpu_archs=(),
+    requested_archs=None,
+    nvcc='13.0',
+    cpus=2,
+    mmcv_installed=False,
+    mmcv_ops=None)
 #: one H100, CUDA 13 toolkit, 16 cores
 GPU_MACHINE = dataclasses.replace(CPU_MACHINE, gpu_archs=('9.0', ), cpus=16)
 CPU_ENV = dict(MMCV_WITH_OPS='1', FORCE_CUDA='0', CUDA_VISIBLE_DEVICES='')
@@ -31,9 +36,14 @@ REBUILD = ('--force-reinstall', '--no-deps', '--no-cache-dir')
 def test_gpu_machine_builds_cuda_ops_for_its_arch():
     plan = decide(GPU_MACHINE)
     assert plan == Plan(
-        'cuda', True, 'torch CUDA 13.0, nvcc 13.0, GPU arch 9.0',
-        dict(MMCV_WITH_OPS='1', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST='9.0',
-             MAX_JOBS='14'),
+        'cuda',
+        True,
+        'torch CUDA 13.0, nvcc 13.0, GPU arch 9.0',
+        dict(
+            MMCV_WITH_OPS='1',
+            FORCE_CUDA='1',
+            TORCH_CUDA_ARCH_LIST='9.0',
+            MAX_JOBS='14'),
         ('--no-build-isolation', '--no-cache-dir', '--no-binary', 'mmcv'),
         build_tools=('ninja', ))  # MAX_JOBS parallel compiles need ninja
     assert plan.describe().startswith(
@@ -54,15 +64,19 @@ def test_every_visible_arch_or_the_requested_ones():
     assert plan.env['MAX_JOBS'] == '1'  # never below one job
 
 
-@pytest.mark.parametrize('change, reason', [
-    (dict(gpu_archs=()), 'no CUDA GPU is visible; to build for one anyway, '
-     'set TORCH_CUDA_ARCH_LIST'),
-    (dict(torch_cuda=None), 'torch is a CPU build'),
-    (dict(nvcc=None), 'no nvcc found; install the CUDA 13.0 toolkit or set '
-     'CUDA_HOME'),
-    (dict(nvcc='12.4'), 'nvcc is CUDA 12.4 but torch was built with CUDA '
-     '13.0; install a CUDA 13.x toolkit'),
-], ids=['no-gpu', 'cpu-torch', 'no-nvcc', 'nvcc-major-differs'])
+@pytest.mark.parametrize(
+    'change, reason', [
+        (dict(gpu_archs=()),
+         'no CUDA GPU is visible; to build for one anyway, '
+         'set TORCH_CUDA_ARCH_LIST'),
+        (dict(torch_cuda=None), 'torch is a CPU build'),
+        (dict(nvcc=None),
+         'no nvcc found; install the CUDA 13.0 toolkit or set '
+         'CUDA_HOME'),
+        (dict(nvcc='12.4'), 'nvcc is CUDA 12.4 but torch was built with CUDA '
+         '13.0; install a CUDA 13.x toolkit'),
+    ],
+    ids=['no-gpu', 'cpu-torch', 'no-nvcc', 'nvcc-major-differs'])
 def test_cpu_ops_otherwise_with_the_reason(change, reason):
     plan = decide(dataclasses.replace(GPU_MACHINE, **change))
     assert (plan.ops, plan.build, plan.env) == ('cpu', True, CPU_ENV)
@@ -73,19 +87,21 @@ def test_cpu_ops_otherwise_with_the_reason(change, reason):
     assert 'a source build takes about 45 min on 2 cores' in plan.describe()
 
 
-@pytest.mark.parametrize('machine, ops', [
-    (dataclasses.replace(GPU_MACHINE, mmcv_ops='cuda'), 'cuda'),
-    (dataclasses.replace(CPU_MACHINE, mmcv_ops='cuda'), 'cuda'),
-    (dataclasses.replace(CPU_MACHINE, mmcv_ops='cpu'), 'cpu'),
-], ids=['cuda-on-gpu', 'cuda-on-cpu', 'cpu-on-cpu'])
+@pytest.mark.parametrize(
+    'machine, ops', [
+        (dataclasses.replace(GPU_MACHINE, mmcv_ops='cuda'), 'cuda'),
+        (dataclasses.replace(CPU_MACHINE, mmcv_ops='cuda'), 'cuda'),
+        (dataclasses.replace(CPU_MACHINE, mmcv_ops='cpu'), 'cpu'),
+    ],
+    ids=['cuda-on-gpu', 'cuda-on-cpu', 'cpu-on-cpu'])
 def test_working_install_is_kept(machine, ops):
     machine = dataclasses.replace(machine, mmcv_installed=True)
     assert decide(machine) == Plan(ops, build=False, reason='installed')
 
 
 def test_cpu_ops_are_rebuilt_where_cuda_ops_can_be():
-    plan = decide(dataclasses.replace(GPU_MACHINE, mmcv_installed=True,
-                                      mmcv_ops='cpu'))
+    plan = decide(
+        dataclasses.replace(GPU_MACHINE, mmcv_installed=True, mmcv_ops='cpu'))
     assert plan.ops == 'cuda' and plan.build
     assert plan.pip_args == ('--no-build-isolation', *REBUILD, '--no-binary',
                              'mmcv')
@@ -125,19 +141,25 @@ def test_carry_out_runs_pip_and_checks_what_was_built(tmp_path):
     installed = _mmcv_ops_here()
     other = 'cuda' if installed == 'cpu' else 'cpu'
     record = tmp_path / 'pip.json'
-    plan = Plan(installed, True, 'test', CPU_ENV, ('--no-build-isolation', ),
-                build_tools=('ninja', ))
+    plan = Plan(
+        installed,
+        True,
+        'test',
+        CPU_ENV, ('--no-build-isolation', ),
+        build_tools=('ninja', ))
     assert mmcv_build.carry_out(plan, _recording_pip(record)) == (
         f'mmcv 2.1.0 with {mmcv_build.OPS_NAMES[installed]}')
     calls = [json.loads(line) for line in record.read_text().splitlines()]
     assert calls[0]['args'] == ['ninja']
-    assert calls[1] == dict(args=['--no-build-isolation', 'mmcv==2.1.0'],
-                            env=CPU_ENV)
+    assert calls[1] == dict(
+        args=['--no-build-isolation', 'mmcv==2.1.0'], env=CPU_ENV)
     record.unlink()
-    with pytest.raises(SystemExit, match=f'expected mmcv with '
-                       f'{mmcv_build.OPS_NAMES[other]} after the install'):
-        mmcv_build.carry_out(dataclasses.replace(plan, ops=other),
-                             _recording_pip(record))
+    with pytest.raises(
+            SystemExit,
+            match=f'expected mmcv with '
+            f'{mmcv_build.OPS_NAMES[other]} after the install'):
+        mmcv_build.carry_out(
+            dataclasses.replace(plan, ops=other), _recording_pip(record))
 
 
 def test_script_runs_before_mmdynact_is_installed(tmp_path):
@@ -153,8 +175,11 @@ def test_script_runs_before_mmdynact_is_installed(tmp_path):
         for node in tree.body if isinstance(node, ast.ImportFrom)
     }
     assert top_level <= set(sys.stdlib_module_names), top_level
-    usage = subprocess.run([sys.executable, '-I', str(SCRIPT)], cwd=tmp_path,
-                           capture_output=True, text=True)
+    usage = subprocess.run(
+        [sys.executable, '-I', str(SCRIPT)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True)
     assert usage.returncode != 0
     assert 'usage: python mmdynact/environment/mmcv_build.py PYTHON -m pip ' \
         'install' in usage.stderr

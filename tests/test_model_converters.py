@@ -121,10 +121,11 @@ class OfficialShuffleBlock(nn.Module):
         super().__init__()
         self.stride = stride
         outputs = oup - inp
-        self.branch_main = nn.Sequential(
-            *_conv_bn(inp, mid, 1), _act(kind, mid, r),
-            *_conv_bn(mid, mid, 3, stride, mid),
-            *_conv_bn(mid, outputs, 1), _act(kind, outputs, r))
+        self.branch_main = nn.Sequential(*_conv_bn(inp, mid, 1),
+                                         _act(kind, mid, r),
+                                         *_conv_bn(mid, mid, 3, stride, mid),
+                                         *_conv_bn(mid, outputs, 1),
+                                         _act(kind, outputs, r))
         if stride == 2:
             self.branch_proj = nn.Sequential(
                 *_conv_bn(inp, inp, 3, stride, inp), *_conv_bn(inp, inp, 1),
@@ -138,7 +139,10 @@ class OfficialShuffleBlock(nn.Module):
 
 class OfficialShuffleNetV2(nn.Module):
 
-    def __init__(self, kind, stage_channels=(48, 96, 192), num_classes=10,
+    def __init__(self,
+                 kind,
+                 stage_channels=(48, 96, 192),
+                 num_classes=10,
                  r=8):
         super().__init__()
         self.first_conv = nn.Sequential(*_conv_bn(3, 24, 3, 2),
@@ -183,8 +187,10 @@ def _classifier(conversion, in_channels):
             type='mmpretrain.ImageClassifier',
             backbone=conversion.backbone,
             neck=dict(type='mmpretrain.GlobalAveragePooling'),
-            head=dict(type='mmpretrain.LinearClsHead', num_classes=10,
-                      in_channels=in_channels)))
+            head=dict(
+                type='mmpretrain.LinearClsHead',
+                num_classes=10,
+                in_channels=in_channels)))
     return model
 
 
@@ -203,15 +209,21 @@ def test_resnet50_converts_to_the_same_function(official_resnet, tmp_path):
     state = official.state_dict()
     src, dst = tmp_path / 'official.pth', tmp_path / 'converted.pth'
     # as the official training script saves it, under nn.DataParallel
-    torch.save({'state_dict': {f'module.{k}': v
-                               for k, v in state.items()}}, src)
+    torch.save({'state_dict': {
+        f'module.{k}': v
+        for k, v in state.items()
+    }}, src)
     conversion = convert_file(convert_acon_resnet, str(src), str(dst))
 
     expected_act = dict(type='AconC') if kind == 'acon' else dict(
         type='MetaAconC', r=16, norm_cfg=dict(type='BN'))
     assert conversion.backbone == dict(
-        type='ActResNet', depth=50, style='caffe', act_cfg=expected_act,
-        act_positions=('conv2', ), act_stages=None)
+        type='ActResNet',
+        depth=50,
+        style='caffe',
+        act_cfg=expected_act,
+        act_positions=('conv2', ),
+        act_stages=None)
     model = _classifier(conversion, 2048).double().eval()
     # strict, with torch's default weights_only loading
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
@@ -246,8 +258,7 @@ def test_shufflenet_v2_converts_to_the_same_function(kind):
     expected_act = dict(type='AconC') if kind == 'acon' else dict(
         type='MetaAconC', r=8, norm_cfg=dict(type='BN'))
     assert conversion.backbone == dict(
-        type='mmpretrain.ShuffleNetV2', widen_factor=0.5,
-        act_cfg=expected_act)
+        type='mmpretrain.ShuffleNetV2', widen_factor=0.5, act_cfg=expected_act)
     model = _classifier(conversion, 1024).double().eval()
     model.load_state_dict(conversion.state_dict, strict=True)
 
@@ -291,8 +302,8 @@ def test_wrong_shape_is_named(official_resnet):
     state = dict(official_resnet[1].state_dict())
     state['layer2.1.acon.p1'] = torch.zeros(1, 3, 1, 1)
     conversion = convert_acon_resnet(state)
-    with pytest.raises(ValueError,
-                       match=r'layer2.1.act.conv2.p1: \(1, 3, 1, 1\) vs'):
+    with pytest.raises(
+            ValueError, match=r'layer2.1.act.conv2.p1: \(1, 3, 1, 1\) vs'):
         conversion.check()
 
 
@@ -315,7 +326,8 @@ def test_command_line(tmp_path, capsys):
     assert "'type': 'MetaAconC', 'r': 8, 'norm_cfg': {'type': 'BN'}" in (
         printed)
     assert 'bgr_to_rgb=False' in printed
-    assert torch.load(dst, weights_only=True)['meta']['converted_from'] == (
-        str(src))
+    assert torch.load(
+        dst, weights_only=True)['meta']['converted_from'] == (
+            str(src))
     with pytest.raises(FileNotFoundError, match='src: '):
         acon_shufflenet_v2([str(tmp_path / 'none.pth'), str(dst)])

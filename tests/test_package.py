@@ -35,5 +35,5 @@ def test_import_loads_no_toolbox():
 def test_version_check_names_supported_range(monkeypatch):
     import mmcv
     monkeypatch.setattr(mmcv, '__version__', '2.2.0')
-    with pytest.raises(ImportError, match=r"mmcv>=2\.0\.0,<2\.2\.0"):
+    with pytest.raises(ImportError, match=r'mmcv>=2\.0\.0,<2\.2\.0'):
         mmdynact._check_version(mmcv, mmdynact.MMCV_RANGE)

@@ -35,11 +35,18 @@ def _assert_png(path, min_size=(300, 200)):
 
 #: a small DY-ReLU-B ResNet on the tiny ImageNet data: 8 activation layers
 SMALL_MODEL = {
-    'model.backbone': dict(
-        _delete_=True, type='ActResNet', depth=18, stem_channels=8,
-        base_channels=8, act_cfg=dict(type='DyReLUB'),
-        act_positions=('conv1', 'add'), act_stages=(0, 1)),
-    'model.head.in_channels': 64,
+    'model.backbone':
+    dict(
+        _delete_=True,
+        type='ActResNet',
+        depth=18,
+        stem_channels=8,
+        base_channels=8,
+        act_cfg=dict(type='DyReLUB'),
+        act_positions=('conv1', 'add'),
+        act_stages=(0, 1)),
+    'model.head.in_channels':
+    64,
 }
 
 
@@ -93,8 +100,7 @@ def test_command_line_on_trained_checkpoint(trained, tmp_path, monkeypatch):
     def capture(name):
 
         def hook(module, args, output):
-            slopes.setdefault(name, []).append(
-                module.coefficients(args[0])[0])
+            slopes.setdefault(name, []).append(module.coefficients(args[0])[0])
 
         return hook
 
@@ -120,8 +126,7 @@ def test_command_line_on_trained_checkpoint(trained, tmp_path, monkeypatch):
 def test_missing_checkpoint_is_named(trained, tmp_path):
     config, _ = trained
     with pytest.raises(FileNotFoundError, match='no.pth'):
-        plot_activations(str(config), str(tmp_path / 'no.pth'),
-                         str(tmp_path))
+        plot_activations(str(config), str(tmp_path / 'no.pth'), str(tmp_path))
 
 
 class AllKinds(nn.Module):
@@ -129,8 +134,14 @@ class AllKinds(nn.Module):
 
     def __init__(self):
         super().__init__()
-        acts = [FReLU(8), DyReLUB(8), MetaAconC(8, norm_cfg=dict(type='BN')),
-                AconC(8), DyReLUC(8), DyReLUA(8)]
+        acts = [
+            FReLU(8),
+            DyReLUB(8),
+            MetaAconC(8, norm_cfg=dict(type='BN')),
+            AconC(8),
+            DyReLUC(8),
+            DyReLUA(8)
+        ]
         self.layers = nn.Sequential(*[
             nn.Sequential(nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), act)
             for i, act in enumerate(acts)
@@ -183,8 +194,8 @@ def test_probes_match_direct_computation(tmp_path):
         x = torch.cat([x for x, _ in seen['layers.1.1']]).double()
         y = torch.cat([y for _, y in seen['layers.1.1']]).double()
         pieces = a[:, :, None, None] * x[..., None] + b[:, :, None, None]
-        torch.testing.assert_close(pieces.max(-1).values, y, rtol=1e-5,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            pieces.max(-1).values, y, rtol=1e-5, atol=1e-5)
         assert dyrelu.slopes.shape == (4, 8, 2)
 
         # Meta-ACON: beta = sigmoid(G(pooled x)), written out
@@ -194,26 +205,27 @@ def test_probes_match_direct_computation(tmp_path):
         beta = torch.sigmoid(
             meta.norm2(meta.fc2(meta.norm1(meta.fc1(pooled))))).flatten(1)
         meta_probe = by_name['layers.2.1']
-        np.testing.assert_allclose(meta_probe.beta, beta.double().numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            meta_probe.beta, beta.double().numpy(), rtol=1e-6)
         assert meta_probe.summary()['beta']['mean'] == pytest.approx(
             float(beta.mean()))
 
         # ACON-C: the drawn curve is the layer itself
         acon, acon_probe = model.layers[3][1], by_name['layers.3.1']
         xs = np.linspace(-3, 3, 7)
-        grid = torch.tensor(xs, dtype=torch.float).view(1, 1, 7, 1).expand(
-            1, 8, 7, 1)
+        grid = torch.tensor(
+            xs, dtype=torch.float).view(1, 1, 7, 1).expand(1, 8, 7, 1)
         np.testing.assert_allclose(
             acon_curve(xs, acon_probe._p1[5], acon_probe._p2[5],
                        acon_probe.beta[0, 5]),
-            acon(grid)[0, 5, :, 0].double().numpy(), rtol=1e-5, atol=1e-6)
+            acon(grid)[0, 5, :, 0].double().numpy(),
+            rtol=1e-5,
+            atol=1e-6)
 
         # DY-ReLU-C: mean spatial attention
         dyrelu_c = model.layers[4][1]
-        pi = torch.cat([
-            dyrelu_c.spatial_attention(x) for x, _ in seen['layers.4.1']
-        ])
+        pi = torch.cat(
+            [dyrelu_c.spatial_attention(x) for x, _ in seen['layers.4.1']])
         summary = by_name['layers.4.1'].summary()
         assert summary['pi_mean'] == pytest.approx(float(pi.mean()))
         assert 0 <= summary['pi_capped'] <= 1

@@ -33,8 +33,9 @@ class RandomImages(Dataset):
 
     def __getitem__(self, index):
         g = torch.Generator().manual_seed(index)
-        return dict(inputs=torch.randn(3, 6, 6, generator=g),
-                    target=torch.tensor(float(index)))
+        return dict(
+            inputs=torch.randn(3, 6, 6, generator=g),
+            target=torch.tensor(float(index)))
 
 
 @HOOKS.register_module(force=True)
@@ -53,16 +54,21 @@ def run(tmp_path, by_epoch, anneal):
     runner = Runner(
         model=TinyModel(),
         work_dir=str(tmp_path),
-        train_dataloader=dict(dataset=RandomImages(),
-                              sampler=dict(type='DefaultSampler',
-                                           shuffle=False),
-                              batch_size=2,
-                              collate_fn=dict(type='default_collate')),
+        train_dataloader=dict(
+            dataset=RandomImages(),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=2,
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=True, max_epochs=3),
-        custom_hooks=[dict(type='DyReLUTemperatureHook', start=10.0,
-                           end=1.0, anneal=anneal, by_epoch=by_epoch),
-                      recorder],
+        custom_hooks=[
+            dict(
+                type='DyReLUTemperatureHook',
+                start=10.0,
+                end=1.0,
+                anneal=anneal,
+                by_epoch=by_epoch), recorder
+        ],
         default_hooks=dict(checkpoint=None, logger=None),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         log_level='WARNING')

@@ -48,8 +48,9 @@ def test_coco_detection_scores_full_map_for_its_ground_truth(tiny):
         test_mode=True,
         pipeline=[])
     assert len(dataset) == 16
-    metric = CocoMetric(ann_file=str(root / 'annotations/'
-                                    'instances_val2017.json'))
+    metric = CocoMetric(
+        ann_file=str(root / 'annotations/'
+                     'instances_val2017.json'))
     metric.dataset_meta = dataset.metainfo
     for info in dataset:
         assert imread(info['img_path']).shape == (128, 128, 3)
@@ -57,10 +58,12 @@ def test_coco_detection_scores_full_map_for_its_ground_truth(tiny):
         labels = torch.tensor([i['bbox_label'] for i in info['instances']])
         assert labels.max() < len(CLASSES)
         metric.process({}, [
-            dict(img_id=info['img_id'], ori_shape=(128, 128),
-                 pred_instances=dict(bboxes=boxes,
-                                     scores=torch.ones(len(boxes)),
-                                     labels=labels))
+            dict(
+                img_id=info['img_id'],
+                ori_shape=(128, 128),
+                pred_instances=dict(
+                    bboxes=boxes, scores=torch.ones(len(boxes)),
+                    labels=labels))
         ])
     assert metric.evaluate(len(dataset))['coco/bbox_mAP'] == 1.0
 
@@ -82,11 +85,15 @@ def test_coco_keypoints_score_full_ap_for_their_ground_truth(tiny):
     for info in dataset:
         assert info['keypoints'].shape == (1, 17, 2)
         metric.process({}, [
-            dict(id=info['id'], img_id=info['img_id'], category_id=1,
-                 gt_instances=dict(bbox_scales=info['bbox'][:, 2:] -
-                                   info['bbox'][:, :2]),
-                 pred_instances=dict(keypoints=info['keypoints'],
-                                     keypoint_scores=np.ones((1, 17))))
+            dict(
+                id=info['id'],
+                img_id=info['img_id'],
+                category_id=1,
+                gt_instances=dict(bbox_scales=info['bbox'][:, 2:] -
+                                  info['bbox'][:, :2]),
+                pred_instances=dict(
+                    keypoints=info['keypoints'],
+                    keypoint_scores=np.ones((1, 17))))
         ])
     assert metric.evaluate(len(dataset))['coco/AP'] == pytest.approx(1.0)
 

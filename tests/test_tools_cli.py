@@ -5,8 +5,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdynact.cli import TOOLBOXES, load_config, toolbox_of
+from mmdynact.cli import TOOLBOXES, load_config
 from mmdynact.cli import test as test_tool
+from mmdynact.cli import toolbox_of
 from mmdynact.cli import train as train_tool
 from tests.tiny_workspace import CLS_CONFIG, TINY_CONFIGS
 
@@ -66,8 +67,14 @@ def test_amp_without_gpu_is_refused(capsys):
 
 
 @pytest.mark.parametrize('config, dump, hook_keys', [
-    (DET_CONFIG, 'DumpDetResults', {'draw': True, 'test_out_dir': 'vis'}),
-    (CLS_CONFIG, 'DumpResults', {'enable': True, 'out_dir': 'vis'}),
+    (DET_CONFIG, 'DumpDetResults', {
+        'draw': True,
+        'test_out_dir': 'vis'
+    }),
+    (CLS_CONFIG, 'DumpResults', {
+        'enable': True,
+        'out_dir': 'vis'
+    }),
 ])
 def test_out_and_show_dir(config, dump, hook_keys):
     args = test_tool.parse_args(

@@ -25,19 +25,28 @@ def _assert_equal_tensors(a, b, where=''):
         assert a == b, where
 
 
-def test_killed_and_resumed_run_matches_uninterrupted(
-        trained_classifier, tiny_workspace, tmp_path):  # noqa: F811
+def test_killed_and_resumed_run_matches_uninterrupted(trained_classifier,
+                                                      tiny_workspace,
+                                                      tmp_path):  # noqa: F811
     # the same config, plus a hook that SIGKILLs the process after epoch 1
     cfg = Config.fromfile(CLS_CONFIG)
     cfg.custom_imports = dict(imports=['mmdynact', 'tests.interrupt_hook'])
-    cfg.custom_hooks = [*cfg.get('custom_hooks', []),
-                        dict(type='KillAfterEpochHook', epoch=1)]
+    cfg.custom_hooks = [
+        *cfg.get('custom_hooks', []),
+        dict(type='KillAfterEpochHook', epoch=1)
+    ]
     killed_config = tmp_path / 'killed.py'
     cfg.dump(killed_config)
     work_dir = tmp_path / 'work_dir'
-    killed = run_python(tiny_workspace, 'tools/train.py', killed_config,
-                        '--work-dir', work_dir, '--cfg-options',
-                        *CLS_OPTIONS, check=False)
+    killed = run_python(
+        tiny_workspace,
+        'tools/train.py',
+        killed_config,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        *CLS_OPTIONS,
+        check=False)
     assert killed.returncode == -9, killed.stdout[-3000:]
     assert (work_dir / 'epoch_1.pth').exists()
     assert not (work_dir / 'epoch_2.pth').exists()

@@ -36,8 +36,12 @@ def single_process_group_env(monkeypatch):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    for key, value in dict(RANK=0, LOCAL_RANK=0, WORLD_SIZE=1,
-                           MASTER_ADDR='127.0.0.1', MASTER_PORT=port).items():
+    for key, value in dict(
+            RANK=0,
+            LOCAL_RANK=0,
+            WORLD_SIZE=1,
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=port).items():
         monkeypatch.setenv(key, str(value))
     yield
     if torch_dist.is_initialized():
@@ -46,7 +50,8 @@ def single_process_group_env(monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU code path')
 @pytest.mark.parametrize('wrapper_cfg', [
-    None, dict(type='MMDistributedDataParallel', find_unused_parameters=True)
+    None,
+    dict(type='MMDistributedDataParallel', find_unused_parameters=True)
 ])
 def test_distributed_runner_on_cpu_uses_gloo_ddp_without_devices_and_bn(
         wrapper_cfg, single_process_group_env, tmp_path):
@@ -67,14 +72,20 @@ def test_distributed_runner_on_cpu_uses_gloo_ddp_without_devices_and_bn(
 
 
 def test_slurm_and_mpi_variables_become_torchrun_variables(monkeypatch):
-    for key, value in dict(SLURM_PROCID=3, SLURM_NTASKS=4, SLURM_LOCALID=1,
-                           SLURM_NODELIST='n[1-2]', MASTER_ADDR='n1',
-                           OMPI_COMM_WORLD_RANK=2, OMPI_COMM_WORLD_SIZE=4,
-                           OMPI_COMM_WORLD_LOCAL_RANK=0).items():
+    for key, value in dict(
+            SLURM_PROCID=3,
+            SLURM_NTASKS=4,
+            SLURM_LOCALID=1,
+            SLURM_NODELIST='n[1-2]',
+            MASTER_ADDR='n1',
+            OMPI_COMM_WORLD_RANK=2,
+            OMPI_COMM_WORLD_SIZE=4,
+            OMPI_COMM_WORLD_LOCAL_RANK=0).items():
         monkeypatch.setenv(key, str(value))
     monkeypatch.delenv('MASTER_PORT', raising=False)
-    assert launcher_env('slurm', port=29999) == dict(
-        RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_PORT='29999')
+    assert launcher_env(
+        'slurm', port=29999) == dict(
+            RANK='3', WORLD_SIZE='4', LOCAL_RANK='1', MASTER_PORT='29999')
     assert launcher_env('mpi') == dict(
         RANK='2', WORLD_SIZE='4', LOCAL_RANK='0', MASTER_PORT='29500')
     assert launcher_env('pytorch') == {}
@@ -116,8 +127,8 @@ def test_checkpoints_saved_atomically_and_loaded_with_torch_2_6(
         tmp_path, restore_local_io):
     hub = MessageHub.get_instance('test_checkpoint_io')
     hub.update_scalar('train/loss', 1.5)
-    checkpoint = dict(state_dict=nn.Linear(2, 2).state_dict(),
-                      message_hub=hub.state_dict())
+    checkpoint = dict(
+        state_dict=nn.Linear(2, 2).state_dict(), message_hub=hub.state_dict())
     path = str(tmp_path / 'ckpt.pth')
     write_local_files_atomically()
     assert isinstance(get_file_backend(path), AtomicLocalBackend)

@@ -33,7 +33,8 @@ def test_tool_only_calls_mmdynact_cli(path):
     ], f'{_tool_id(path)} defines logic; move it to mmdynact/cli'
     modules = set(_imported_modules(tree))
     assert {m for m in modules if m.startswith('mmdynact.cli.')}, modules
-    assert modules <= {m for m in modules
+    assert modules <= {m
+                       for m in modules
                        if m.startswith('mmdynact.cli.')} | {'pathlib'}
     main_guard = body[-1]
     assert isinstance(main_guard, ast.If)

@@ -25,22 +25,24 @@ def tiny_config(scope: str) -> Config:
 
 @pytest.mark.parametrize('scope', list(TINY))
 def test_a_step_trains_the_model_on_a_synthetic_batch(scope):
-    step = TrainStep(tiny_config(scope), 2, TINY[scope][1],
-                     torch.device('cpu'), 'none')
+    step = TrainStep(
+        tiny_config(scope), 2, TINY[scope][1], torch.device('cpu'), 'none')
     assert step.model.training
     before = [p.detach().clone() for p in step.model.parameters()]
     host_seconds = step()
     assert host_seconds > 0
-    changed = [not torch.equal(b, p.detach())
-               for b, p in zip(before, step.model.parameters())]
+    changed = [
+        not torch.equal(b, p.detach())
+        for b, p in zip(before, step.model.parameters())
+    ]
     assert sum(changed) > len(changed) // 2  # the optimizer stepped
 
 
 def test_synthetic_batches_follow_the_config():
     cfg = tiny_config('mmdet')
     batch = synthetic_batch(cfg, 3, (40, 56))
-    assert [tuple(image.shape) for image in batch['inputs']] == [(3, 40, 56)
-                                                                 ] * 3
+    assert [tuple(image.shape)
+            for image in batch['inputs']] == [(3, 40, 56)] * 3
     labels = torch.cat([s.gt_instances.labels for s in batch['data_samples']])
     assert labels.max() < cfg.model.bbox_head.num_classes
     seg = synthetic_batch(tiny_config('mmseg'), 2, (16, 24))
@@ -56,9 +58,14 @@ def test_benchmark_times_every_config_and_compares_with_the_first():
     cfg = tiny_config('mmpretrain')
     relu = tiny_config('mmpretrain')
     relu.model.backbone.act_cfg = dict(type='ReLU6')
-    timings = benchmark(dict(relu=relu, dyrelu=cfg), batch=2, iters=2,
-                        warmup=1, device=torch.device('cpu'), amp='bf16',
-                        shape=(32, 32))
+    timings = benchmark(
+        dict(relu=relu, dyrelu=cfg),
+        batch=2,
+        iters=2,
+        warmup=1,
+        device=torch.device('cpu'),
+        amp='bf16',
+        shape=(32, 32))
     assert [t.config for t in timings] == ['relu', 'dyrelu']
     for t in timings:
         assert t.step_ms > 0 and t.host_ms > 0 and t.peak_memory_gib is None
@@ -70,8 +77,10 @@ def test_benchmark_times_every_config_and_compares_with_the_first():
 
 
 def test_table_marks_missing_memory():
-    timings = [StepTiming('a', 10.0, 1.0, 100.0, 1.5),
-               StepTiming('b', 20.0, 2.0, 50.0, None)]
+    timings = [
+        StepTiming('a', 10.0, 1.0, 100.0, 1.5),
+        StepTiming('b', 20.0, 2.0, 50.0, None)
+    ]
     lines = table(timings, 'a').splitlines()
     assert lines[2] == '| a | 10.0 | 1.0 | 100.0 | 1.50 | baseline |'
     assert lines[3] == '| b | 20.0 | 2.0 | 50.0 | - | 2.00x |'

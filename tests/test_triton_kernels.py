@@ -32,8 +32,7 @@ def small_tiles(monkeypatch):
 
 
 def make(name, channels, **kwargs):
-    return build_activation_layer(
-        dict(type=name, channels=channels, **kwargs))
+    return build_activation_layer(dict(type=name, channels=channels, **kwargs))
 
 
 def forward_backward(layer, x, grad, backend):
@@ -42,8 +41,8 @@ def forward_backward(layer, x, grad, backend):
     x = x.detach().requires_grad_()
     with ops.use_backend(backend or 'eager'):
         y = layer(x) if backend else layer.formula(x)
-        grads = torch.autograd.grad(y, [x, *layer.parameters()], grad,
-                                    allow_unused=True)
+        grads = torch.autograd.grad(
+            y, [x, *layer.parameters()], grad, allow_unused=True)
     return y, grads
 
 
@@ -52,8 +51,11 @@ def assert_grads_close(grads, expected, **tolerance):
         if grad_ref is None:
             assert grad is None or not grad.any(), index
         else:
-            torch.testing.assert_close(grad.double(), grad_ref.double(),
-                                       msg=f'gradient {index}', **tolerance)
+            torch.testing.assert_close(
+                grad.double(),
+                grad_ref.double(),
+                msg=f'gradient {index}',
+                **tolerance)
 
 
 def test_tiles_cover_every_position():
@@ -90,8 +92,8 @@ def check_float64(name, shape, channels_last, training):
 
 
 @pytest.mark.parametrize('name', NAMES)
-@pytest.mark.parametrize('channels_last', [False, True],
-                         ids=['contiguous', 'channels_last'])
+@pytest.mark.parametrize(
+    'channels_last', [False, True], ids=['contiguous', 'channels_last'])
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 def test_float64_matches_formula(name, channels_last, training):
     check_float64(name, (3, 10, 7, 5), channels_last, training)
@@ -103,8 +105,8 @@ def test_batch_of_one(name):
 
 
 @pytest.mark.parametrize('name', NAMES)
-@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16],
-                         ids=['fp16', 'bf16'])
+@pytest.mark.parametrize(
+    'dtype', [torch.float16, torch.bfloat16], ids=['fp16', 'bf16'])
 def test_half_precision_input(name, dtype):
     # float32 parameters and a half-precision input, as under autocast:
     # the kernels compute in float32 and write the input's dtype
@@ -125,8 +127,8 @@ def test_half_precision_input(name, dtype):
 def test_bfloat16_autocast(name):
     layer = make(name, 10)
     x = torch.randn(2, 10, 6, 6, requires_grad=True)
-    with ops.use_backend('triton'), torch.autocast('cpu',
-                                                   dtype=torch.bfloat16):
+    with ops.use_backend('triton'), torch.autocast(
+            'cpu', dtype=torch.bfloat16):
         y = layer(x.to(torch.bfloat16))
     assert y.dtype == torch.bfloat16
     with ops.use_backend('triton'):

@@ -64,15 +64,15 @@ def full_checkpoint_loading(monkeypatch):
 
 
 def _assert_trained_weights(model: torch.nn.Module, checkpoint: Path):
-    state = torch.load(checkpoint, map_location='cpu',
-                       weights_only=False)['state_dict']
+    state = torch.load(
+        checkpoint, map_location='cpu', weights_only=False)['state_dict']
     loaded = model.state_dict()
     for key in ('backbone.conv1.weight', 'backbone.layer4.1.conv2.weight'):
         torch.testing.assert_close(loaded[key], state[key])
 
 
 def test_training_stops_before_building_anything(det_config, tmp_path,
-                                                  monkeypatch):
+                                                 monkeypatch):
     monkeypatch.chdir(tmp_path)
     work_dir = tmp_path / 'work'
     with pytest.raises(FileNotFoundError) as error:
@@ -99,8 +99,11 @@ def test_mmdet_init_detector_and_inference(cfg_options, det_config,
     # with cfg_options, mmdet keeps the backbone's init_cfg as it is
     from mmdet.apis import inference_detector, init_detector
     checkpoint = last_checkpoint(trained_detector)
-    model = init_detector(str(det_config), str(checkpoint), device='cpu',
-                          cfg_options=cfg_options)
+    model = init_detector(
+        str(det_config),
+        str(checkpoint),
+        device='cpu',
+        cfg_options=cfg_options)
     kept = model.cfg.model.backbone.init_cfg
     assert (kept is not None) == (cfg_options is not None)
     _assert_trained_weights(model, checkpoint)
@@ -116,8 +119,8 @@ def test_mmseg_init_model_and_inference(seg_config, trained_segmentor,
     checkpoint = last_checkpoint(trained_segmentor)
     model = init_model(str(seg_config), str(checkpoint), device='cpu')
     _assert_trained_weights(model, checkpoint)
-    image = next((tiny_workspace / 'data/tiny/cityscapes').glob(
-        'leftImg8bit/val/*/*.png'))
+    image = next((tiny_workspace /
+                  'data/tiny/cityscapes').glob('leftImg8bit/val/*/*.png'))
     result = inference_model(model, str(image))
     assert result.pred_sem_seg.data.shape[-2:] == (64, 128)
 
@@ -152,15 +155,17 @@ def test_pretrained_checkpoints_anywhere_in_the_model_are_found(tmp_path):
             dict(type='Pretrained', checkpoint=None),
         ]),
         neck=[dict(init_cfg=dict(type='Pretrained', checkpoint='neck.pth'))],
-        head=dict(init_cfg=dict(type='Pretrained',
-                                checkpoint='torchvision://resnet50')))
+        head=dict(
+            init_cfg=dict(
+                type='Pretrained', checkpoint='torchvision://resnet50')))
     assert missing_pretrained_checkpoints(model) == [
         ('model.pretrained', 'seg.pth'),
         ('model.backbone.init_cfg[2].checkpoint', None),
         ('model.neck[0].init_cfg.checkpoint', 'neck.pth'),
     ]
-    with pytest.raises(FileNotFoundError,
-                       match=r"model.pretrained='seg.pth'(.|\n)*"
-                       'set model.pretrained=None'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"model.pretrained='seg.pth'(.|\n)*"
+            'set model.pretrained=None'):
         check_pretrained_checkpoints(model)
     check_pretrained_checkpoints(dict(backbone=model['head']))

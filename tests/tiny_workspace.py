@@ -81,16 +81,22 @@ def tool_env(**extra: str) -> Dict[str, str]:
 
 def _run(command: List[str], cwd: Path, env: Dict[str, str],
          check: bool) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in command], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, timeout=600)
+    proc = subprocess.run([str(c) for c in command],
+                          cwd=cwd,
+                          env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f'{" ".join(map(str, command))} failed '
                              f'({proc.returncode}):\n{proc.stdout[-6000:]}')
     return proc
 
 
-def run_python(workspace: Path, tool: str, *args,
+def run_python(workspace: Path,
+               tool: str,
+               *args,
                check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python REPO/<tool> args`` in ``workspace``."""
     return _run([sys.executable, REPO / tool, *args], workspace, tool_env(),
@@ -112,8 +118,8 @@ def train_losses(work_dir: Path) -> List[float]:
     logs = sorted(work_dir.glob('*/vis_data/scalars.json'))
     return [
         entry['loss'] for log in logs
-        for entry in map(json.loads, log.read_text().splitlines())
-        if 'loss' in entry
+        for entry in map(json.loads,
+                         log.read_text().splitlines()) if 'loss' in entry
     ]
 
 

@@ -4,9 +4,7 @@
 # decayed linearly to 0, weight decay 1e-4 on conv and FC weights only.
 # The ResNet itself is mmpretrain's (style='pytorch'); each paper's config
 # sets its own (../_base_/resnet_placements.py). Runnable as is.
-_base_ = [
-    'mmpretrain::resnet/resnet50_8xb32_in1k.py', './weight-decay.py'
-]
+_base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py', './weight-decay.py']
 custom_imports = dict(imports=['mmdynact'], allow_failed_imports=False)
 
 model = dict(backbone=dict(type='ActResNet'))

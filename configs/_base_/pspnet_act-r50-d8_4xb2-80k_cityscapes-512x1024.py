@@ -18,7 +18,6 @@ model = dict(
     backbone=dict(
         type='ActResNet',
         norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     decode_head=dict(norm_cfg=norm_cfg),
     auxiliary_head=dict(norm_cfg=norm_cfg))

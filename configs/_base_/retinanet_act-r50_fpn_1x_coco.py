@@ -9,5 +9,4 @@ custom_imports = dict(imports=['mmdynact'], allow_failed_imports=False)
 model = dict(
     backbone=dict(
         type='ActResNet',
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')))
+        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')))

@@ -1,14 +1,14 @@
-# configs/dyrelu/mobilenet-v2_dyrelu-b_8xb32_in1k.py on the tiny ImageNet-format
-# data (data/tiny/imagenet: 10 classes, 80 train / 40 val images of 64 px):
-# a half-width MobileNetV2 with DY-ReLU-B, from scratch, 32 px crops.
+# configs/dyrelu/mobilenet-v2_dyrelu-b_8xb32_in1k.py on the tiny
+# ImageNet-format data (data/tiny/imagenet: 10 classes, 80 train / 40 val
+# images of 64 px): a half-width MobileNetV2 with DY-ReLU-B, from scratch,
+# 32 px crops.
 _base_ = '../dyrelu/mobilenet-v2_dyrelu-b_8xb32_in1k.py'
 
 data_root = 'data/tiny/imagenet'
 num_classes = 10
 data_preprocessor = dict(num_classes=num_classes)
 model = dict(
-    backbone=dict(widen_factor=0.5),
-    head=dict(num_classes=num_classes))
+    backbone=dict(widen_factor=0.5), head=dict(num_classes=num_classes))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

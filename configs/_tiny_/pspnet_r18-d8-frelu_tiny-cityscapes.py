@@ -8,8 +8,7 @@ data_root = 'data/tiny/cityscapes/'
 crop_size = (64, 128)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        depth=18, stem_channels=32, base_channels=32, init_cfg=None),
+    backbone=dict(depth=18, stem_channels=32, base_channels=32, init_cfg=None),
     decode_head=dict(in_channels=256, channels=64),
     auxiliary_head=dict(in_channels=128, channels=32))
 

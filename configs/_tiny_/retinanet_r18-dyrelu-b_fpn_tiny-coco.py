@@ -58,8 +58,12 @@ max_epochs = 12
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=24),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[8, 11], begin=0,
-         end=max_epochs)
+    dict(
+        type='MultiStepLR',
+        by_epoch=True,
+        milestones=[8, 11],
+        begin=0,
+        end=max_epochs)
 ]
 default_hooks = dict(
     logger=dict(interval=6), checkpoint=dict(interval=max_epochs // 2))

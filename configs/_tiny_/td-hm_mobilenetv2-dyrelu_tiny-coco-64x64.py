@@ -37,19 +37,22 @@ val_dataloader = dict(
     **loader,
     dataset=dict(data_root=data_root, bbox_file=None, pipeline=val_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(
-    ann_file=data_root + 'annotations/person_keypoints_val2017.json')
+val_evaluator = dict(ann_file=data_root +
+                     'annotations/person_keypoints_val2017.json')
 test_evaluator = val_evaluator
 
 max_epochs = 20
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.1, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=max_epochs,
-         milestones=[max_epochs - 4], by_epoch=True)
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        milestones=[max_epochs - 4],
+        by_epoch=True)
 ]
 default_hooks = dict(
-    logger=dict(interval=3),
-    checkpoint=dict(interval=max_epochs // 2))
+    logger=dict(interval=3), checkpoint=dict(interval=max_epochs // 2))
 randomness = dict(seed=0)
 auto_scale_lr = dict(base_batch_size=16)

@@ -119,8 +119,10 @@ def measure(cls: type, x: Tensor, grad: Tensor, warmup: int, repeats: int,
     variants = {'ours': _in_form(layer, ours)}
     if device.type == 'cuda':
         variants['compiled'] = _in_form(layer, 'compiled')
-    variants.update(eager=_in_form(layer, 'eager'),
-                    straightforward=layer.formula, relu=nn.ReLU())
+    variants.update(
+        eager=_in_form(layer, 'eager'),
+        straightforward=layer.formula,
+        relu=nn.ReLU())
     first_call = _call(variants['ours'], x, grad)[0]
     if mixed_use:
         use_in_mixed_ways(layer, ours, device)
@@ -138,12 +140,13 @@ def measure(cls: type, x: Tensor, grad: Tensor, warmup: int, repeats: int,
             saved, _ = saved_tensor_bytes(variants[name],
                                           x.detach().requires_grad_())
             memory[name] = saved / (x.numel() * x.element_size())
-    return Measurement(
-        cls.__name__, {n: statistics.median(t)
-                       for n, t in walls.items()},
-        {n: statistics.median(t)
-         for n, t in hosts.items()}, memory['ours'],
-        memory['straightforward'], first_call)
+    return Measurement(cls.__name__, {
+        n: statistics.median(t)
+        for n, t in walls.items()
+    }, {
+        n: statistics.median(t)
+        for n, t in hosts.items()
+    }, memory['ours'], memory['straightforward'], first_call)
 
 
 def met(result: Measurement, device: torch.device) -> bool:
@@ -151,11 +154,12 @@ def met(result: Measurement, device: torch.device) -> bool:
     spec = ACTIVATIONS[result.name].spec
     times = result.times
     if device.type == 'cuda':
-        fast = (times['ours'] / times['relu'] <= spec.gpu_time_target
-                and result.host_times['ours'] * 1e6 <= HOST_TARGET_US)
+        fast = (
+            times['ours'] / times['relu'] <= spec.gpu_time_target
+            and result.host_times['ours'] * 1e6 <= HOST_TARGET_US)
     else:
-        fast = (times['ours'] / times['straightforward'] <=
-                spec.cpu_time_target)
+        fast = (
+            times['ours'] / times['straightforward'] <= spec.cpu_time_target)
     return fast and round(result.memory, 2) <= MEMORY_TARGET
 
 
@@ -186,11 +190,14 @@ def table(results: List[Measurement], device: torch.device) -> str:
         t = {name: seconds * 1e3 for name, seconds in r.times.items()}
         row = [r.name, f'{t["ours"]:.3f}' if cuda else f'{t["ours"]:.1f}']
         if cuda:
-            row += [f'{r.host_times["ours"] * 1e6:.0f}',
-                    f'{t["compiled"]:.3f}']
+            row += [
+                f'{r.host_times["ours"] * 1e6:.0f}', f'{t["compiled"]:.3f}'
+            ]
         digits = 3 if cuda else 1
-        row += [f'{t[name]:.{digits}f}'
-                for name in ('eager', 'straightforward', 'relu')]
+        row += [
+            f'{t[name]:.{digits}f}'
+            for name in ('eager', 'straightforward', 'relu')
+        ]
         if cuda:
             row += [f'{r.host_times["relu"] * 1e6:.0f}']
         row += [
@@ -204,8 +211,12 @@ def table(results: List[Measurement], device: torch.device) -> str:
     return '\n'.join(lines)
 
 
-def benchmark(shape, dtype: torch.dtype, device: torch.device, warmup: int,
-              repeats: int, mixed_use: bool,
+def benchmark(shape,
+              dtype: torch.dtype,
+              device: torch.device,
+              warmup: int,
+              repeats: int,
+              mixed_use: bool,
               layers: Optional[List[str]] = None) -> List[Measurement]:
     """Measure every registered layer (or those named in ``layers``)."""
     unknown = set(layers or ()) - set(ACTIVATIONS)

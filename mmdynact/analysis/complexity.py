@@ -44,7 +44,8 @@ def _kernel_handle(kernel: type) -> Callable[[List[Any], List[Any]], int]:
 ACTIVATION_FLOP_HANDLES = {
     **{
         f'prim::PythonOp.{kernel.__name__}': _kernel_handle(kernel)
-        for cls in ACTIVATIONS.values() for kernel in cls.spec.kernels
+        for cls in ACTIVATIONS.values()
+        for kernel in cls.spec.kernels
     },
     'aten::mean': elementwise_flop_counter(1, 0),
     'aten::sigmoid': elementwise_flop_counter(1, 0),

@@ -30,8 +30,8 @@ class TensorForward(nn.Module):
 
 
 def model_for_analysis(
-        cfg: Config,
-        shape: Optional[Sequence[int]] = None
+    cfg: Config,
+    shape: Optional[Sequence[int]] = None
 ) -> Tuple[TensorForward, Tuple[Tensor]]:
     """The model of ``cfg`` (random weights) and an input ``(1, 3, H, W)``.
 

@@ -15,27 +15,32 @@ from mmengine.config import Config
 def _images(batch: int, shape: Tuple[int, int],
             generator: torch.Generator) -> list:
     return [
-        torch.randint(0, 256, (3, *shape), generator=generator,
-                      dtype=torch.uint8) for _ in range(batch)
+        torch.randint(
+            0, 256, (3, *shape), generator=generator, dtype=torch.uint8)
+        for _ in range(batch)
     ]
 
 
 def _classification(cfg: Config, batch: int, shape: Tuple[int, int],
                     generator: torch.Generator) -> dict:
     from mmpretrain.structures import DataSample
-    labels = torch.randint(0, cfg.model.head.num_classes, (batch, ),
-                           generator=generator)
-    return dict(inputs=_images(batch, shape, generator),
-                data_samples=[DataSample().set_gt_label(int(label))
-                              for label in labels])
+    labels = torch.randint(
+        0, cfg.model.head.num_classes, (batch, ), generator=generator)
+    return dict(
+        inputs=_images(batch, shape, generator),
+        data_samples=[
+            DataSample().set_gt_label(int(label)) for label in labels
+        ])
 
 
 def _detection(cfg: Config, batch: int, shape: Tuple[int, int],
                generator: torch.Generator) -> dict:
     from mmdet.testing import demo_mm_inputs
     head = cfg.model.get('bbox_head') or cfg.model.roi_head.bbox_head
-    data = demo_mm_inputs(batch, [[3, *shape]] * batch, num_items=[5] * batch,
-                          num_classes=head.num_classes)
+    data = demo_mm_inputs(
+        batch, [[3, *shape]] * batch,
+        num_items=[5] * batch,
+        num_classes=head.num_classes)
     data['inputs'] = _images(batch, shape, generator)
     return data
 
@@ -48,9 +53,11 @@ def _segmentation(cfg: Config, batch: int, shape: Tuple[int, int],
     for _ in range(batch):
         sample = SegDataSample(
             metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape))
-        sample.gt_sem_seg = PixelData(data=torch.randint(
-            0, cfg.model.decode_head.num_classes, (1, *shape),
-            generator=generator))
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(
+                0,
+                cfg.model.decode_head.num_classes, (1, *shape),
+                generator=generator))
         samples.append(sample)
     return dict(inputs=_images(batch, shape, generator), data_samples=samples)
 
@@ -61,10 +68,13 @@ def _pose(cfg: Config, batch: int, shape: Tuple[int, int],
     height, width = shape
     stride = cfg.codec.input_size[0] // cfg.codec.heatmap_size[0]
     data = get_packed_inputs(
-        batch_size=batch, num_keypoints=cfg.model.head.out_channels,
-        img_shape=shape, input_size=(width, height),
+        batch_size=batch,
+        num_keypoints=cfg.model.head.out_channels,
+        img_shape=shape,
+        input_size=(width, height),
         heatmap_size=(width // stride, height // stride),
-        with_reg_label=False, with_simcc_label=False)
+        with_reg_label=False,
+        with_simcc_label=False)
     data['inputs'] = _images(batch, shape, generator)
     return data
 

@@ -67,9 +67,9 @@ class TrainStep:
         amp: ``'bf16'``, ``'fp16'`` or ``'none'``.
     """
 
-    def __init__(self, cfg: Config, batch: int,
-                 shape: Optional[Tuple[int, int]], device: torch.device,
-                 amp: str) -> None:
+    def __init__(self, cfg: Config, batch: int, shape: Optional[Tuple[int,
+                                                                      int]],
+                 device: torch.device, amp: str) -> None:
         scope = cfg.get('default_scope')
         shape = tuple(shape or DEFAULT_SHAPES[scope])
         if cfg.get('data_preprocessor') is not None:  # mmpretrain's configs
@@ -114,8 +114,10 @@ def benchmark(configs: Dict[str, Config],
     All models are built first; then ``warmup`` rounds and ``iters`` timed
     rounds, each stepping every model once in turn.
     """
-    steps = {name: TrainStep(cfg, batch, shape, device, amp)
-             for name, cfg in configs.items()}
+    steps = {
+        name: TrainStep(cfg, batch, shape, device, amp)
+        for name, cfg in configs.items()
+    }
     walls: Dict[str, List[float]] = {name: [] for name in steps}
     hosts: Dict[str, List[float]] = {name: [] for name in steps}
     peaks: Dict[str, int] = {}
@@ -132,9 +134,9 @@ def benchmark(configs: Dict[str, Config],
                 walls[name].append(time.perf_counter() - start)
                 hosts[name].append(host)
             if device.type == 'cuda':
-                peaks[name] = (torch.cuda.max_memory_allocated(device) -
-                               before + _resident_bytes(
-                                   step.model, step.optim_wrapper.optimizer))
+                peaks[name] = (
+                    torch.cuda.max_memory_allocated(device) - before +
+                    _resident_bytes(step.model, step.optim_wrapper.optimizer))
     timings = []
     for name, step in steps.items():
         wall = statistics.median(walls[name])

@@ -18,25 +18,38 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(forward + backward, training mode) against their plain formulas '
         'and ReLU.')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--shape', type=int, nargs=4,
-                        metavar=('N', 'C', 'H', 'W'),
-                        help='input size (default: 16 64 56 56 on CPU, '
-                        '64 256 56 56 on CUDA)')
-    parser.add_argument('--dtype', choices=list(DTYPES), default='fp32',
-                        help='input dtype; bf16/fp16 run under autocast, '
-                        'parameters in float32 (default: fp32)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=4,
+        metavar=('N', 'C', 'H', 'W'),
+        help='input size (default: 16 64 56 56 on CPU, '
+        '64 256 56 56 on CUDA)')
+    parser.add_argument(
+        '--dtype',
+        choices=list(DTYPES),
+        default='fp32',
+        help='input dtype; bf16/fp16 run under autocast, '
+        'parameters in float32 (default: fp32)')
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=15)
-    parser.add_argument('--layers', nargs='+', choices=list(ACTIVATIONS),
-                        help='layer names (default: all)')
-    parser.add_argument('--no-mixed-use', action='store_true',
-                        help='skip running each layer in float64, float32 '
-                        'train/eval, bf16 autocast, channels-last and odd '
-                        'sizes before timing it')
-    parser.add_argument('--warm-cache', action='store_true',
-                        help="reuse inductor's and Triton's on-disk caches "
-                        "of compiled kernels (first calls then skip most "
-                        'compilation)')
+    parser.add_argument(
+        '--layers',
+        nargs='+',
+        choices=list(ACTIVATIONS),
+        help='layer names (default: all)')
+    parser.add_argument(
+        '--no-mixed-use',
+        action='store_true',
+        help='skip running each layer in float64, float32 '
+        'train/eval, bf16 autocast, channels-last and odd '
+        'sizes before timing it')
+    parser.add_argument(
+        '--warm-cache',
+        action='store_true',
+        help="reuse inductor's and Triton's on-disk caches "
+        'of compiled kernels (first calls then skip most '
+        'compilation)')
     return parser.parse_args(argv)
 
 
@@ -49,14 +62,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     device = torch.device(args.device)
     shape = args.shape or ([64, 256, 56, 56]
                            if device.type == 'cuda' else [16, 64, 56, 56])
-    where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
-             else f'cpu (threads: {torch.get_num_threads()})')
+    where = (
+        torch.cuda.get_device_name(device) if device.type == 'cuda' else
+        f'cpu (threads: {torch.get_num_threads()})')
     autocast = ' under autocast' if args.dtype != 'fp32' else ''
+    mixed = (''
+             if args.no_mixed_use else '; each layer used in mixed ways first')
     print(f'forward + backward, training mode, input {tuple(shape)} '
           f'{args.dtype}{autocast} on {where}, torch {torch.__version__}; '
           f'medians of {args.repeats} after {args.warmup} warm-up rounds; '
           f'compile caches {"warm" if args.warm_cache else "empty"} at start'
-          f'{"" if args.no_mixed_use else "; each layer used in mixed ways first"}\n')
+          f'{mixed}\n')
     results = benchmark(shape, DTYPES[args.dtype], device, args.warmup,
                         args.repeats, not args.no_mixed_use, args.layers)
     print(table(results, device))

@@ -10,8 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.hub import get_config
 
 import mmdynact  # noqa: F401 (registers the layers)
-from mmdynact.analysis.train_step_benchmark import (AMP_DTYPES, benchmark,
-                                                    table)
+from mmdynact.analysis.train_step_benchmark import AMP_DTYPES, benchmark, table
 from .toolbox import toolbox_of
 
 
@@ -19,29 +18,52 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Time full training steps (forward, backward, optimizer '
         'step) of configs\' models against a baseline config.')
-    parser.add_argument('configs', nargs='+',
-                        help='config files, or upstream configs as '
-                        'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py')
-    parser.add_argument('--baseline', required=True,
-                        help='config the others are compared with (timed '
-                        'too; e.g. the same model with ReLU)')
-    parser.add_argument('--batch', type=int, default=32,
-                        help='images per step (default: 32, the configs\' '
-                        'batch per GPU)')
-    parser.add_argument('--iters', type=int, default=20,
-                        help='timed steps per config (default: 20)')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='untimed steps first (default: 5)')
-    parser.add_argument('--amp', choices=list(AMP_DTYPES), default='bf16',
-                        help='automatic mixed precision (default: bf16)')
-    parser.add_argument('--device', default='cuda' if
-                        torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default: the toolbox\'s usual '
-                        'one: 224x224, 800x1344, 512x1024, 256x192)')
+    parser.add_argument(
+        'configs',
+        nargs='+',
+        help='config files, or upstream configs as '
+        'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py')
+    parser.add_argument(
+        '--baseline',
+        required=True,
+        help='config the others are compared with (timed '
+        'too; e.g. the same model with ReLU)')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=32,
+        help='images per step (default: 32, the configs\' '
+        'batch per GPU)')
+    parser.add_argument(
+        '--iters',
+        type=int,
+        default=20,
+        help='timed steps per config (default: 20)')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=5,
+        help='untimed steps first (default: 5)')
+    parser.add_argument(
+        '--amp',
+        choices=list(AMP_DTYPES),
+        default='bf16',
+        help='automatic mixed precision (default: bf16)')
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input size (default: the toolbox\'s usual '
+        'one: 224x224, 800x1344, 512x1024, 256x192)')
     parser.add_argument('--json', help='also write the results here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override entries of every config, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override entries of every config, key=value')
     args = parser.parse_args(argv)
     for name in ('batch', 'iters'):
         if getattr(args, name) < 1:
@@ -70,9 +92,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     device = torch.device(args.device)
     timings = benchmark(configs, args.batch, args.iters, args.warmup, device,
                         args.amp, args.shape)
-    name = (torch.cuda.get_device_name(device)
-            if device.type == 'cuda' else f'cpu ({torch.get_num_threads()} '
-            f'threads)')
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == 'cuda' else f'cpu ({torch.get_num_threads()} '
+        f'threads)')
     print(f'training steps on {name}, batch {args.batch}, amp {args.amp}, '
           f'torch {torch.__version__}, mmdynact backend '
           f'{mmdynact.ops.get_backend()}; medians of {args.iters} steps '
@@ -82,12 +105,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         base = timings[0].step_ms
         Path(args.json).write_text(
             json.dumps(
-                dict(device=name, batch=args.batch, amp=args.amp,
-                     torch=torch.__version__,
-                     backend=mmdynact.ops.get_backend(),
-                     baseline=args.baseline,
-                     timings=[
-                         dict(t._asdict(), vs_baseline=t.step_ms / base)
-                         for t in timings
-                     ]),
+                dict(
+                    device=name,
+                    batch=args.batch,
+                    amp=args.amp,
+                    torch=torch.__version__,
+                    backend=mmdynact.ops.get_backend(),
+                    baseline=args.baseline,
+                    timings=[
+                        dict(t._asdict(), vs_baseline=t.step_ms / base)
+                        for t in timings
+                    ]),
                 indent=2))

@@ -13,8 +13,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmdynact.engine.compat import (PortableRunner,
-                                    trust_local_checkpoints,
+from mmdynact.engine.compat import (PortableRunner, trust_local_checkpoints,
                                     write_local_files_atomically)
 from .toolbox import Toolbox, load_toolbox_config
 
@@ -43,7 +42,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         'slurm_*.sh: slurm)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument(
-        '--local-rank', '--local_rank', type=int, default=0,
+        '--local-rank',
+        '--local_rank',
+        type=int,
+        default=0,
         help=argparse.SUPPRESS)
 
 

@@ -11,7 +11,8 @@ from mmdynact.converters import (convert_acon_resnet,
 from mmdynact.converters.conversion import Converter
 
 
-def run(convert: Converter, description: str,
+def run(convert: Converter,
+        description: str,
         argv: Optional[Sequence[str]] = None) -> None:
     """Command line ``SRC DST`` of the converter ``convert``."""
     parser = argparse.ArgumentParser(description=description)
@@ -24,7 +25,8 @@ def run(convert: Converter, description: str,
 
 def acon_resnet(argv: Optional[Sequence[str]] = None) -> None:
     """``tools/model_converters/acon_resnet_to_mmdynact.py``."""
-    run(convert_acon_resnet,
+    run(
+        convert_acon_resnet,
         'Convert an official ACON-C / Meta-ACON ResNet checkpoint '
         "(nmaac/acon) into an mmpretrain classifier with mmdynact's "
         'ActResNet', argv)
@@ -32,7 +34,8 @@ def acon_resnet(argv: Optional[Sequence[str]] = None) -> None:
 
 def acon_shufflenet_v2(argv: Optional[Sequence[str]] = None) -> None:
     """``tools/model_converters/acon_shufflenetv2_to_mmpretrain.py``."""
-    run(convert_acon_shufflenet_v2,
+    run(
+        convert_acon_shufflenet_v2,
         'Convert an official ACON-C / Meta-ACON ShuffleNetV2 0.5x checkpoint '
         "(nmaac/acon) into an mmpretrain classifier with mmpretrain's "
         'ShuffleNetV2', argv)

@@ -51,10 +51,10 @@ def main(tools: Path, argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description='Train and test a RetinaNet with DY-ReLU-B on the tiny '
         'COCO data, on CPU')
-    parser.add_argument('--work-dir', type=Path,
-                        default=Path('work_dirs/demo'))
-    parser.add_argument('--config', type=Path,
-                        default=tools.parent / DEMO_CONFIG)
+    parser.add_argument(
+        '--work-dir', type=Path, default=Path('work_dirs/demo'))
+    parser.add_argument(
+        '--config', type=Path, default=tools.parent / DEMO_CONFIG)
     args = parser.parse_args(argv)
     start = time.time()
     if not (DATA / 'coco' / 'annotations').exists():
@@ -62,8 +62,7 @@ def main(tools: Path, argv: Optional[Sequence[str]] = None) -> None:
         print(f'wrote the tiny COCO data set to {DATA / "coco"}')
     run(tools / 'train.py', args.config, '--work-dir', args.work_dir)
     train_log = newest(args.work_dir, '*/*.log')
-    checkpoint = Path(
-        (args.work_dir / 'last_checkpoint').read_text().strip())
+    checkpoint = Path((args.work_dir / 'last_checkpoint').read_text().strip())
     predictions = args.work_dir / 'predictions.pkl'
     run(tools / 'test.py', args.config, checkpoint, '--work-dir',
         args.work_dir, '--out', predictions)

@@ -11,8 +11,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         description='Write the tiny data sets the configs/_tiny_ configs '
         'train on')
     parser.add_argument('root', nargs='?', default='data/tiny')
-    parser.add_argument('--only', nargs='+', choices=list(WRITERS),
-                        default=list(WRITERS), help='data sets to write')
+    parser.add_argument(
+        '--only',
+        nargs='+',
+        choices=list(WRITERS),
+        default=list(WRITERS),
+        help='data sets to write')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     write_tiny_datasets(args.root, args.only, args.seed)

@@ -21,22 +21,42 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Plot what the DY-ReLU / ACON / FReLU layers of a '
         'trained model learned')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='trained checkpoint (trusted: '
-                        'it is unpickled in full)')
-    parser.add_argument('--images', nargs='+', help='image files to run '
-                        'on instead of the test data set')
-    parser.add_argument('--num-images', type=int, default=4,
-                        help='test data set images to run on')
-    parser.add_argument('--image-size', type=int, nargs=2,
-                        metavar=('H', 'W'), help='resize --images to this')
-    parser.add_argument('--layers', help='only layers whose name matches '
-                        "this regular expression, e.g. 'layer[12]\\.'")
+    parser.add_argument(
+        'checkpoint',
+        help='trained checkpoint (trusted: '
+        'it is unpickled in full)')
+    parser.add_argument(
+        '--images',
+        nargs='+',
+        help='image files to run '
+        'on instead of the test data set')
+    parser.add_argument(
+        '--num-images',
+        type=int,
+        default=4,
+        help='test data set images to run on')
+    parser.add_argument(
+        '--image-size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='resize --images to this')
+    parser.add_argument(
+        '--layers',
+        help='only layers whose name matches '
+        "this regular expression, e.g. 'layer[12]\\.'")
     parser.add_argument('--out-dir', help='output folder')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--backend', default='eager', choices=BACKENDS,
-                        help='mmdynact kernels (eager: no compile time)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, key=value')
+    parser.add_argument(
+        '--backend',
+        default='eager',
+        choices=BACKENDS,
+        help='mmdynact kernels (eager: no compile time)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value')
     return parser.parse_args(argv)
 
 
@@ -48,9 +68,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         'work_dirs', 'activations',
         osp.splitext(osp.basename(args.config))[0])
     written = plot_activations(
-        args.config, args.checkpoint, out_dir, images=args.images,
-        num_images=args.num_images, image_size=args.image_size,
-        device=args.device, backend=args.backend, layers=args.layers,
+        args.config,
+        args.checkpoint,
+        out_dir,
+        images=args.images,
+        num_images=args.num_images,
+        image_size=args.image_size,
+        device=args.device,
+        backend=args.backend,
+        layers=args.layers,
         cfg_options=args.cfg_options)
     with open(osp.join(out_dir, 'summary.txt')) as f:
         print(f.read())

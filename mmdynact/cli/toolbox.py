@@ -80,10 +80,10 @@ TOOLBOXES: Dict[str, Toolbox] = {
         Toolbox('mmpretrain', 'mmpretrain',
                 "pip install 'mmpretrain>=1.2,<1.3'", 'DumpResults',
                 _enable_show_dir),
-        Toolbox('mmpose', 'mmpose',
-                "pip install --no-deps 'mmpose>=1.3,<1.4' && "
-                'pip install -r requirements/pose.txt', 'DumpResults',
-                _enable_show_dir),
+        Toolbox(
+            'mmpose', 'mmpose', "pip install --no-deps 'mmpose>=1.3,<1.4' && "
+            'pip install -r requirements/pose.txt', 'DumpResults',
+            _enable_show_dir),
     )
 }
 
@@ -103,9 +103,9 @@ def toolbox_of(cfg: Config) -> Toolbox:
     return toolbox
 
 
-def load_toolbox_config(path: str,
-                        cfg_options: Optional[dict] = None
-                        ) -> Tuple[Config, Toolbox]:
+def load_toolbox_config(
+        path: str,
+        cfg_options: Optional[dict] = None) -> Tuple[Config, Toolbox]:
     """The config at ``path`` with ``cfg_options`` merged, and its toolbox.
 
     A failure to read it that a known incompatibility explains (e.g.

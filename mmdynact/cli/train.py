@@ -24,7 +24,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'iteration, message hub); without CHECKPOINT, from the latest one '
         'in the work dir')
     parser.add_argument(
-        '--amp', action='store_true',
+        '--amp',
+        action='store_true',
         help='automatic mixed precision (needs a GPU)')
     parser.add_argument(
         '--auto-scale-lr',

@@ -56,14 +56,14 @@ def convert_acon_resnet(official: Dict[str, Tensor]) -> Conversion:
         official, _OFFICIAL_KEY, 'ACON ResNet',
         'conv1, bn1, layer1-4 blocks with conv/bn/downsample/acon, fc')
     state = OrderedDict(official)
-    blocks = sorted({match.group(1) for match in map(_BLOCK.match, state)
-                     if match})
+    blocks = sorted(
+        {match.group(1)
+         for match in map(_BLOCK.match, state) if match})
     fold_conv_bias(state, 'conv1', 'bn1')
     for block in blocks:
         for index in (1, 2, 3):
             fold_conv_bias(state, f'{block}.conv{index}', f'{block}.bn{index}')
-        fold_conv_bias(state, f'{block}.downsample.0',
-                       f'{block}.downsample.1')
+        fold_conv_bias(state, f'{block}.downsample.0', f'{block}.downsample.1')
     converted = OrderedDict(
         _rename(key, value) for key, value in state.items())
     return Conversion(converted, _backbone_cfg(official, blocks))

@@ -30,11 +30,21 @@ WIDEN_FACTORS = {48: 0.5, 116: 1.0, 176: 1.5, 244: 2.0}
 #: official Sequential index -> our ConvModule part, per branch
 BRANCHES = {
     'branch_main': ('branch2', {
-        0: '0.conv', 1: '0.bn', 2: '0.activate', 3: '1.conv', 4: '1.bn',
-        5: '2.conv', 6: '2.bn', 7: '2.activate'
+        0: '0.conv',
+        1: '0.bn',
+        2: '0.activate',
+        3: '1.conv',
+        4: '1.bn',
+        5: '2.conv',
+        6: '2.bn',
+        7: '2.activate'
     }),
     'branch_proj': ('branch1', {
-        0: '0.conv', 1: '0.bn', 2: '1.conv', 3: '1.bn', 4: '1.activate'
+        0: '0.conv',
+        1: '0.bn',
+        2: '1.conv',
+        3: '1.bn',
+        4: '1.activate'
     }),
 }
 SINGLE = {'first_conv': STEM, 'conv_last': LAST}
@@ -49,11 +59,20 @@ _MODULE = re.compile(r'(first_conv|conv_last|features\.\d+\.branch_\w+)'
 #: tensor of a ConvModule -> its output-channel dim, for reordering
 OUTPUT_DIMS = {
     'conv.weight': 0,
-    **{f'bn.{name}': 0 for name in NORM_VECTORS},
-    'activate.p1': 1, 'activate.p2': 1, 'activate.beta': 1,
-    'activate.fc1.weight': 1, 'activate.fc2.weight': 0,
+    **{
+        f'bn.{name}': 0
+        for name in NORM_VECTORS
+    },
+    'activate.p1': 1,
+    'activate.p2': 1,
+    'activate.beta': 1,
+    'activate.fc1.weight': 1,
+    'activate.fc2.weight': 0,
     'activate.fc2.bias': 0,
-    **{f'activate.norm2.{name}': 0 for name in NORM_VECTORS},
+    **{
+        f'activate.norm2.{name}': 0
+        for name in NORM_VECTORS
+    },
 }
 
 

@@ -57,10 +57,10 @@ class Conversion:
 
     def usage(self) -> str:
         """How to use the converted checkpoint in a config."""
-        return '\n'.join(
-            ['backbone config for this checkpoint:',
-             pprint.pformat(self.backbone, sort_dicts=False)] +
-            list(self.notes))
+        return '\n'.join([
+            'backbone config for this checkpoint:',
+            pprint.pformat(self.backbone, sort_dicts=False)
+        ] + list(self.notes))
 
 
 #: a converter: official state dict -> conversion

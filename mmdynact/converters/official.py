@@ -113,7 +113,8 @@ def acon_act_cfg(state: Dict[str, Tensor], layers: List[str]) -> dict:
         for layer in layers
     }
     fitting = [
-        r for r in range(1, max(width for _, width in widths) + 1)
+        r for r in range(1,
+                         max(width for _, width in widths) + 1)
         if all(max(r, width // r) == hidden for hidden, width in widths)
     ]
     if not fitting:

@@ -95,11 +95,12 @@ def shufflenet_v2_channel_maps(stage_channels: Sequence[int],
         stage_blocks: Blocks per stage; the first one of a stage strides.
         stem: Output channels of the stem conv.
     """
-    blocks = [(f'layers.{stage}.{index}', 2 if index == 0 else 1,
-               channels // 2)
-              for stage, (channels, count) in enumerate(
-                  zip(stage_channels, stage_blocks))
-              for index in range(count)]
+    blocks = [
+        (f'layers.{stage}.{index}', 2 if index == 0 else 1, channels // 2)
+        for stage, (channels,
+                    count) in enumerate(zip(stage_channels, stage_blocks))
+        for index in range(count)
+    ]
     official_inputs, producers = _trace(blocks, stem, official=True)
     our_inputs, _ = _trace(blocks, stem, official=False)
     official_consumer = _consumers(official_inputs)
@@ -120,8 +121,10 @@ def shufflenet_v2_channel_maps(stage_channels: Sequence[int],
         outputs[module].append(candidates.pop(0))
     inputs = {}
     for consumer, labels in our_inputs.items():
-        position = {label: i for i, label in enumerate(
-            official_inputs[consumer])}
+        position = {
+            label: i
+            for i, label in enumerate(official_inputs[consumer])
+        }
         inputs[consumer] = [
             position[module, outputs[module][index]]
             for module, index in labels
@@ -132,5 +135,6 @@ def shufflenet_v2_channel_maps(stage_channels: Sequence[int],
 def _consumers(inputs: Dict[str, List[Label]]) -> Dict[Label, str]:
     return {
         label: consumer
-        for consumer, labels in inputs.items() for label in labels
+        for consumer, labels in inputs.items()
+        for label in labels
     }

@@ -88,8 +88,8 @@ TRANSFORMERS_5 = KnownIssue(
     "'UniversalVisualizer is not in the registry'.",
     fix='pip install "transformers<5" (or pip uninstall transformers if '
     'nothing else needs it)',
-    affects=lambda v: (_at_least(v, 'transformers', '5')
-                       and _below(v, 'mmpretrain', '1.3')),
+    affects=lambda v:
+    (_at_least(v, 'transformers', '5') and _below(v, 'mmpretrain', '1.3')),
     caused=lambda exc: _raised_in(exc, 'mmpretrain/models/multimodal/'))
 
 NUMPY_2_XTCOCOTOOLS = KnownIssue(
@@ -99,34 +99,34 @@ NUMPY_2_XTCOCOTOOLS = KnownIssue(
     "'import mmpose.models' fails with 'ValueError: numpy.dtype size "
     "changed, may indicate binary incompatibility'.",
     fix='pip install "numpy<2"',
-    affects=lambda v: (_at_least(v, 'numpy', '2')
-                       and v.get('xtcocotools') is not None),
+    affects=lambda v:
+    (_at_least(v, 'numpy', '2') and v.get('xtcocotools') is not None),
     caused=lambda exc: _raised_in(exc, 'xtcocotools'))
 
 SETUPTOOLS_82 = KnownIssue(
     title='setuptools >= 82, without pkg_resources',
     packages=('setuptools', ),
-    symptom="mmengine 0.10.7 finds the configs of installed packages with "
+    symptom='mmengine 0.10.7 finds the configs of installed packages with '
     "pkg_resources, so _base_ = 'mmdet::...' fails with "
     "\"No module named 'pkg_resources'\", and mmcv 2.1.0's setup.py cannot "
     'build.',
     fix='pip install "setuptools<82"',
     affects=lambda v: _at_least(v, 'setuptools', '82'),
-    caused=lambda exc: (isinstance(exc, ModuleNotFoundError)
-                        and exc.name == 'pkg_resources'))
+    caused=lambda exc:
+    (isinstance(exc, ModuleNotFoundError) and exc.name == 'pkg_resources'))
 
 TORCH_WEIGHTS_ONLY = KnownIssue(
     title='torch >= 2.6 with mmengine < 0.11: weights_only loading',
     packages=('torch', 'mmengine'),
     symptom='torch.load defaults to weights_only=True, which refuses the '
     "message hub in the checkpoints mmengine's runner writes: "
-    "load_checkpoint, init_detector, init_model, load_from and resume fail "
+    'load_checkpoint, init_detector, init_model, load_from and resume fail '
     "with 'Weights only load failed'.",
     fix='in your own scripts, for checkpoints you trust: set '
     'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, or call '
     'mmdynact.engine.compat.trust_local_checkpoints() first',
-    affects=lambda v: (_at_least(v, 'torch', '2.6')
-                       and _below(v, 'mmengine', '0.11')),
+    affects=lambda v:
+    (_at_least(v, 'torch', '2.6') and _below(v, 'mmengine', '0.11')),
     caused=lambda exc: 'Weights only load failed' in str(exc),
     handled="mmdynact's tools load the local checkpoints you name in full")
 
@@ -137,8 +137,8 @@ DISTRIBUTIONS = ('torch', 'numpy', 'setuptools', 'mmengine', 'mmpretrain',
                  'transformers', 'xtcocotools')
 
 
-def installed_versions(names: Tuple[str, ...] = DISTRIBUTIONS
-                       ) -> Dict[str, Optional[str]]:
+def installed_versions(
+        names: Tuple[str, ...] = DISTRIBUTIONS) -> Dict[str, Optional[str]]:
     """The installed version of each distribution, None if not installed."""
     versions = {}
     for name in names:
@@ -150,8 +150,7 @@ def installed_versions(names: Tuple[str, ...] = DISTRIBUTIONS
 
 
 def issue_behind(exc: BaseException,
-                 versions: Optional[Versions] = None
-                 ) -> Optional[KnownIssue]:
+                 versions: Optional[Versions] = None) -> Optional[KnownIssue]:
     """The known issue that caused ``exc`` in this environment, if any."""
     versions = installed_versions() if versions is None else versions
     for issue in KNOWN_ISSUES:

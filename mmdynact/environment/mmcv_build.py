@@ -139,20 +139,29 @@ def decide(machine: Machine) -> Plan:
         env = dict(MMCV_WITH_OPS='1', FORCE_CUDA='0', CUDA_VISIBLE_DEVICES='')
         return Plan('cpu', True, blocker, env, pip_args)
     archs = machine.requested_archs or ';'.join(machine.gpu_archs)
-    env = dict(MMCV_WITH_OPS='1', FORCE_CUDA='1', TORCH_CUDA_ARCH_LIST=archs,
-               MAX_JOBS=str(max(1, machine.cpus - 2)))
+    env = dict(
+        MMCV_WITH_OPS='1',
+        FORCE_CUDA='1',
+        TORCH_CUDA_ARCH_LIST=archs,
+        MAX_JOBS=str(max(1, machine.cpus - 2)))
     reason = (f'torch CUDA {machine.torch_cuda}, nvcc {machine.nvcc}, '
               f'GPU arch {archs}')
     if '--no-cache-dir' not in pip_args:
         pip_args += ('--no-cache-dir', )
-    return Plan('cuda', True, reason, env, pip_args + ('--no-binary', 'mmcv'),
-                build_tools=('ninja', ))
+    return Plan(
+        'cuda',
+        True,
+        reason,
+        env,
+        pip_args + ('--no-binary', 'mmcv'),
+        build_tools=('ninja', ))
 
 
 def installed_mmcv_ops() -> Optional[str]:
     """``'cuda'``/``'cpu'`` for the installed mmcv's ops, None if broken."""
     result = subprocess.run([sys.executable, '-c', MMCV_OPS_PROBE],
-                            capture_output=True, text=True)
+                            capture_output=True,
+                            text=True)
     ops = result.stdout.strip()
     return ops if result.returncode == 0 and ops in OPS_NAMES else None
 
@@ -168,7 +177,8 @@ def nvcc_release() -> Optional[str]:
     candidates += [shutil.which('nvcc') or '', '/usr/local/cuda/bin/nvcc']
     for nvcc in candidates:
         if nvcc and os.access(nvcc, os.X_OK):
-            out = subprocess.run([nvcc, '--version'], capture_output=True,
+            out = subprocess.run([nvcc, '--version'],
+                                 capture_output=True,
                                  text=True).stdout
             match = re.search(r'release (\d+\.\d+)', out)
             if match:
@@ -212,7 +222,11 @@ def carry_out(plan: Plan, pip: Sequence[str]) -> str:
     if plan.build_tools:
         subprocess.run([*pip, *plan.build_tools], check=True)
     subprocess.run([*pip, *plan.pip_args, MMCV],
-                   env={**os.environ, **plan.env}, check=True)
+                   env={
+                       **os.environ,
+                       **plan.env
+                   },
+                   check=True)
     ops = installed_mmcv_ops()
     if ops != plan.ops:
         got = 'no importable mmcv.ops' if ops is None else OPS_NAMES[ops]

@@ -8,13 +8,13 @@ from .backend import (BACKENDS, TorchKernel, get_backend, kernel_form,
                       set_backend, torch_kernel, use_backend)
 from .funnel import funnel_max
 from .piecewise_linear_max import piecewise_linear_max
-from .pooling import (FoldedInputGradient, folded_input_gradient,
-                      spatial_mean, spatial_mean_projection)
+from .pooling import (FoldedInputGradient, folded_input_gradient, spatial_mean,
+                      spatial_mean_projection)
 from .spatial_attention import bounded_softmax
 
 __all__ = [
     'BACKENDS', 'TorchKernel', 'get_backend', 'kernel_form', 'set_backend',
-    'torch_kernel', 'use_backend', 'acon', 'funnel_max', 'piecewise_linear_max',
-    'FoldedInputGradient', 'folded_input_gradient', 'spatial_mean',
-    'spatial_mean_projection', 'bounded_softmax'
+    'torch_kernel', 'use_backend', 'acon', 'funnel_max',
+    'piecewise_linear_max', 'FoldedInputGradient', 'folded_input_gradient',
+    'spatial_mean', 'spatial_mean_projection', 'bounded_softmax'
 ]

@@ -68,8 +68,8 @@ def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, S_CHUNK,
                     ACC: tl.constexpr):
     n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
-                               P1_PER_CHANNEL, P2_PER_CHANNEL,
-                               BETA_PER_SAMPLE, ACC)
+                               P1_PER_CHANNEL, P2_PER_CHANNEL, BETA_PER_SAMPLE,
+                               ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
         _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
                                        CHANNELS_LAST)
@@ -92,8 +92,8 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
     (``WRITE_GX``, plus ``d_mean / S`` if ``POOLED``)."""
     n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
-                               P1_PER_CHANNEL, P2_PER_CHANNEL,
-                               BETA_PER_SAMPLE, ACC)
+                               P1_PER_CHANNEL, P2_PER_CHANNEL, BETA_PER_SAMPLE,
+                               ACC)
     pooled = tl.zeros([BLOCK_C], dtype=ACC)
     if POOLED:
         pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
@@ -122,14 +122,14 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
         base = chunk_index(n, c, C, split) * 3
         tl.store(partial_ptr + base, tl.sum(sum_p1, axis=1), mask=c_ok)
         tl.store(partial_ptr + base + 1, tl.sum(sum_p2, axis=1), mask=c_ok)
-        tl.store(partial_ptr + base + 2, tl.sum(sum_beta, axis=1),
-                 mask=c_ok)
+        tl.store(partial_ptr + base + 2, tl.sum(sum_beta, axis=1), mask=c_ok)
 
 
 def _flags(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> dict:
-    return dict(P1_PER_CHANNEL=p1.numel() > 1,
-                P2_PER_CHANNEL=p2.numel() > 1,
-                BETA_PER_SAMPLE=beta.numel() > x.shape[1])
+    return dict(
+        P1_PER_CHANNEL=p1.numel() > 1,
+        P2_PER_CHANNEL=p2.numel() > 1,
+        BETA_PER_SAMPLE=beta.numel() > x.shape[1])
 
 
 class _TritonKernels:
@@ -141,31 +141,55 @@ class _TritonKernels:
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
         _forward_kernel[tiles.rows(n)](
-            x, y, p1, p2, beta.contiguous(), c, s, tiles.s_chunk,
-            BLOCK_C=tiles.block_c, BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=channels_last, ACC=acc_type(x.dtype),
+            x,
+            y,
+            p1,
+            p2,
+            beta.contiguous(),
+            c,
+            s,
+            tiles.s_chunk,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=channels_last,
+            ACC=acc_type(x.dtype),
             **_flags(x, p1, p2, beta))
         return y
 
     @staticmethod
-    def backward(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                 beta: Tensor, write_gx: bool, reduce: bool,
-                 d_mean: Optional[Tensor]
-                 ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    def backward(
+            x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
+            write_gx: bool, reduce: bool, d_mean: Optional[Tensor]
+    ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """``(grad_x or None, per-(n, c) sums (N, C, 3) or None)``."""
         x, n, c, s, channels_last = kernel_input(x)
         tiles = tiling(c, s, channels_last,
                        programs_per_sample(x.device, n) if reduce else None)
         gx = torch.empty_like(x) if write_gx else None
-        partial = (x.new_empty((n, c, tiles.splits, 3), dtype=acc_dtype(x))
-                   if reduce else None)
+        partial = (
+            x.new_empty((n, c, tiles.splits,
+                         3), dtype=acc_dtype(x)) if reduce else None)
         _backward_kernel[tiles.rows(n)](
-            x, dense(grad_y, channels_last), gx, p1, p2, beta.contiguous(),
-            partial, None if d_mean is None else d_mean.contiguous(), c, s,
-            tiles.s_chunk, 1.0 / s, REDUCE=reduce, WRITE_GX=write_gx,
-            POOLED=d_mean is not None, BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
-            ACC=acc_type(x.dtype), **_flags(x, p1, p2, beta))
+            x,
+            dense(grad_y, channels_last),
+            gx,
+            p1,
+            p2,
+            beta.contiguous(),
+            partial,
+            None if d_mean is None else d_mean.contiguous(),
+            c,
+            s,
+            tiles.s_chunk,
+            1.0 / s,
+            REDUCE=reduce,
+            WRITE_GX=write_gx,
+            POOLED=d_mean is not None,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=channels_last,
+            ACC=acc_type(x.dtype),
+            **_flags(x, p1, p2, beta))
         sums = None
         if reduce:
             sums = partial[:, :, 0] if tiles.splits == 1 else partial.sum(2)
@@ -175,11 +199,10 @@ class _TritonKernels:
 # ------------------------------------------------------------ torch form
 
 
-def _against_3d(param: Tensor, channel_dim: int,
-                dtype: torch.dtype) -> Tensor:
+def _against_3d(param: Tensor, channel_dim: int, dtype: torch.dtype) -> Tensor:
     """A ``(1 or N, 1 or C, 1, ...)`` parameter against the 3D view."""
-    return per_channel(param.reshape(param.shape[0], -1).to(dtype),
-                       channel_dim)
+    return per_channel(
+        param.reshape(param.shape[0], -1).to(dtype), channel_dim)
 
 
 @torch_kernel
@@ -189,8 +212,7 @@ def _torch_forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
     x3 = x3.to(dtype)
     p2_ = _against_3d(p2, channel_dim, dtype)
     u = (_against_3d(p1, channel_dim, dtype) - p2_) * x3
-    y = u * torch.sigmoid(_against_3d(beta, channel_dim, dtype) *
-                          u) + p2_ * x3
+    y = u * torch.sigmoid(_against_3d(beta, channel_dim, dtype) * u) + p2_ * x3
     return from_3d(y.to(x.dtype), x, channel_dim)
 
 
@@ -292,13 +314,12 @@ class AconFunction(torch.autograd.Function):
         kernels, fold = ctx.kernels, ctx.fold
         need_x, *need_params = ctx.needs_input_grad[:4]
         folded = need_x and fold is not None
-        grad_x, sums = kernels.backward(x, grad_y, p1, p2, beta,
-                                        need_x and not folded,
-                                        any(need_params), None)
+        grad_x, sums = kernels.backward(x, grad_y, p1, p2, beta, need_x
+                                        and not folded, any(need_params), None)
         if folded:
-            fold.put(lambda d_mean, d_z, weight, need_x, need_weight: (
-                kernels.backward(x, grad_y, p1, p2, beta, True, False,
-                                 d_mean)[0], None))
+            fold.put(lambda d_mean, d_z, weight, need_x, need_weight:
+                     (kernels.backward(x, grad_y, p1, p2, beta, True, False,
+                                       d_mean)[0], None))
         return (grad_x, *_parameter_grads(sums, p1, p2, beta, need_params),
                 None, None)
 
@@ -319,15 +340,15 @@ def _(x, p1, p2, beta):
 @torch.library.custom_op('mmdynact::acon_backward', mutates_args=())
 def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
                       beta: Tensor) -> Tuple[Tensor, Tensor]:
-    return _KERNELS[kernel_form(x.device)].backward(
-        x, match_layout(grad_y, x), p1, p2, beta, True, True,
-        None)
+    return _KERNELS[kernel_form(x.device)].backward(x, match_layout(grad_y,
+                                                                    x), p1, p2,
+                                                    beta, True, True, None)
 
 
 @_acon_backward_op.register_fake
 def _(x, grad_y, p1, p2, beta):
-    return torch.empty_like(x), x.new_empty(x.shape[:2] + (3, ),
-                                            dtype=acc_dtype(x))
+    return torch.empty_like(x), x.new_empty(
+        x.shape[:2] + (3, ), dtype=acc_dtype(x))
 
 
 def _setup_op_context(ctx, inputs, output):

@@ -46,8 +46,9 @@ ENV_VAR = 'MMDYNACT_BACKEND'
 
 def _checked(name: str, source: str) -> str:
     if name not in BACKENDS:
-        raise ValueError(f'{source}={name!r} is not a mmdynact kernel backend; '
-                         f'choose one of {", ".join(BACKENDS)}')
+        raise ValueError(
+            f'{source}={name!r} is not a mmdynact kernel backend; '
+            f'choose one of {", ".join(BACKENDS)}')
     return name
 
 
@@ -61,7 +62,7 @@ def get_backend() -> str:
 
 
 def set_backend(name: str) -> None:
-    """Choose the backend of all mmdynact kernels (see the module docstring)."""
+    """Choose the backend of all mmdynact kernels (see the module doc)."""
     global _backend
     _backend = _checked(name, 'mmdynact backend')
 
@@ -115,11 +116,11 @@ def _variant_key(args: tuple) -> tuple:
     key = [torch.is_grad_enabled()]
     for arg in args:
         if isinstance(arg, torch.Tensor):
-            key.append((arg.dtype, arg.device.type, arg.dim(),
-                        tuple(size == 1 for size in arg.shape),
-                        arg.is_contiguous(),
-                        arg.dim() == 4 and arg.is_contiguous(
-                            memory_format=torch.channels_last)))
+            key.append(
+                (arg.dtype, arg.device.type, arg.dim(),
+                 tuple(size == 1 for size in arg.shape), arg.is_contiguous(),
+                 arg.dim() == 4
+                 and arg.is_contiguous(memory_format=torch.channels_last)))
         else:
             key.append(arg)
     for device_type in ('cpu', 'cuda'):
@@ -172,8 +173,8 @@ class TorchKernel:
     def __call__(self, form: str, *args):
         if form == 'eager' or torch.compiler.is_compiling():
             return self.fn(*args)
-        device_type = next(arg.device.type for arg in args
-                           if isinstance(arg, torch.Tensor))
+        device_type = next(
+            arg.device.type for arg in args if isinstance(arg, torch.Tensor))
         if _backend == 'auto' and ('compiled', device_type) in _broken:
             return self.fn(*args)
         try:  # (kernels are called inside autograd functions: no graph)
@@ -183,9 +184,9 @@ class TorchKernel:
         except Exception as exc:  # compiler missing or broken
             if _backend != 'auto':
                 raise
-            _fall_back('compiled', device_type,
-                       f'{type(exc).__name__}: '
-                       f'{str(exc).splitlines()[0][:200]}')
+            _fall_back(
+                'compiled', device_type, f'{type(exc).__name__}: '
+                f'{str(exc).splitlines()[0][:200]}')
             return self.fn(*args)
 
 

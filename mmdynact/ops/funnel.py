@@ -43,16 +43,17 @@ def _shifted(ptr, sample, c, c_ok, h, w, s_ok, dh, dw, C, S, H, W,
     hh = h + dh
     ww = w + dw
     ok = s_ok & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-    return tl.load(ptr + sample +
-                   tile_offsets(c, hh * W + ww, C, S, CHANNELS_LAST),
-                   mask=c_ok[:, None] & ok[None, :], other=0).to(ACC)
+    return tl.load(
+        ptr + sample + tile_offsets(c, hh * W + ww, C, S, CHANNELS_LAST),
+        mask=c_ok[:, None] & ok[None, :],
+        other=0).to(ACC)
 
 
 @triton.jit
 def _tap(w_ptr, c, c_ok, i, j, KS: tl.constexpr, ACC: tl.constexpr):
     """Weight ``(i, j)`` of the depthwise kernels of channels ``c``."""
-    return tl.load(w_ptr + c * (KS * KS) + (i * KS + j), mask=c_ok,
-                   other=0).to(ACC)
+    return tl.load(
+        w_ptr + c * (KS * KS) + (i * KS + j), mask=c_ok, other=0).to(ACC)
 
 
 @triton.jit
@@ -138,17 +139,18 @@ def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W,
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
         s, s_ok, mask, _ = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
                                     CHANNELS_LAST)
-        conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W,
-                            s_ok, C, S, H, W, KS, BLOCK_C, BLOCK_S,
-                            CHANNELS_LAST, ACC)
+        conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W, s_ok,
+                            C, S, H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST,
+                            ACC)
         d = tl.where(mask, conv - shift[:, None], 0.0)
         total += d
         squares += d * d
     rows, column = _channel_major(n, split, C, BLOCK_C)
-    tl.store(partial_ptr + c * rows + column, tl.sum(total, axis=1),
-             mask=c_ok)
-    tl.store(partial_ptr + (C + c) * rows + column, tl.sum(squares, axis=1),
-             mask=c_ok)
+    tl.store(partial_ptr + c * rows + column, tl.sum(total, axis=1), mask=c_ok)
+    tl.store(
+        partial_ptr + (C + c) * rows + column,
+        tl.sum(squares, axis=1),
+        mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'ROWS'])
@@ -165,11 +167,11 @@ def _moments_kernel(partial_ptr, shift_ptr, mean_ptr, var_ptr, C, ROWS,
         mask = c_ok[:, None] & (r < ROWS)[None, :]
         offsets = c[:, None] * ROWS + r[None, :]
         total += tl.load(partial_ptr + offsets, mask=mask, other=0).to(ACC)
-        squares += tl.load(partial_ptr + C * ROWS + offsets, mask=mask,
-                           other=0).to(ACC)
+        squares += tl.load(
+            partial_ptr + C * ROWS + offsets, mask=mask, other=0).to(ACC)
     mean_d = tl.sum(total, axis=1) * inv_count
-    var = tl.maximum(tl.sum(squares, axis=1) * inv_count - mean_d * mean_d,
-                     0.0)
+    var = tl.maximum(
+        tl.sum(squares, axis=1) * inv_count - mean_d * mean_d, 0.0)
     if HAS_SHIFT:
         mean_d += tl.load(shift_ptr + c, mask=c_ok, other=0).to(ACC)
     tl.store(mean_ptr + c, mean_d, mask=c_ok)
@@ -177,37 +179,36 @@ def _moments_kernel(partial_ptr, shift_ptr, mean_ptr, var_ptr, C, ROWS,
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'S_CHUNK'])
-def _forward_kernel(x_ptr, y_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
-                    var_ptr, eps, C, S, H, W, S_CHUNK, KS: tl.constexpr,
+def _forward_kernel(x_ptr, y_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
+                    eps, C, S, H, W, S_CHUNK, KS: tl.constexpr,
                     HAS_AFFINE: tl.constexpr, BLOCK_C: tl.constexpr,
                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
                     ACC: tl.constexpr):
     n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
-    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps,
-                                c, c_ok, HAS_AFFINE, ACC)
+    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps, c,
+                                c_ok, HAS_AFFINE, ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
         s, s_ok, mask, offsets = row_tile(start, c, c_ok, C, S, sample,
                                           BLOCK_S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
-        conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W,
-                            s_ok, C, S, H, W, KS, BLOCK_C, BLOCK_S,
-                            CHANNELS_LAST, ACC)
-        tl.store(y_ptr + offsets,
-                 tl.maximum(x, conv * scale[:, None] + shift[:, None]),
-                 mask=mask)
+        conv = _funnel_conv(x_ptr, w_ptr, sample, c, c_ok, s // W, s % W, s_ok,
+                            C, S, H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST,
+                            ACC)
+        tl.store(
+            y_ptr + offsets,
+            tl.maximum(x, conv * scale[:, None] + shift[:, None]),
+            mask=mask)
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'S_CHUNK'])
-def _backward_norm_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
-                          var_ptr, eps, sums_ptr, inv_count, partial_ptr,
-                          grad_c_ptr, w_partial_ptr, C, S, H, W, S_CHUNK,
-                          KS: tl.constexpr, KKP: tl.constexpr,
-                          HAS_AFFINE: tl.constexpr, REDUCE: tl.constexpr,
-                          BATCH_STATS: tl.constexpr,
-                          WRITE_GRAD_C: tl.constexpr,
-                          WEIGHT_SUMS: tl.constexpr, BLOCK_C: tl.constexpr,
-                          BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
-                          ACC: tl.constexpr):
+def _backward_norm_kernel(
+        x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps,
+        sums_ptr, inv_count, partial_ptr, grad_c_ptr, w_partial_ptr, C, S, H,
+        W, S_CHUNK, KS: tl.constexpr, KKP: tl.constexpr,
+        HAS_AFFINE: tl.constexpr, REDUCE: tl.constexpr,
+        BATCH_STATS: tl.constexpr, WRITE_GRAD_C: tl.constexpr,
+        WEIGHT_SUMS: tl.constexpr, BLOCK_C: tl.constexpr,
+        BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Batch-norm sums of a chunk (``REDUCE``), and/or ``grad_c``
     (``WRITE_GRAD_C``, needing the finished sums when ``BATCH_STATS``)
     with the conv weight's sums ``sum grad_c x[p + tap]``
@@ -253,15 +254,18 @@ def _backward_norm_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
                             weight_sums + tap_sum[:, None], weight_sums)
     rows, column = _channel_major(n, split, C, BLOCK_C)
     if REDUCE:
-        tl.store(partial_ptr + c * rows + column, tl.sum(sum_gt, axis=1),
-                 mask=c_ok)
-        tl.store(partial_ptr + (C + c) * rows + column,
-                 tl.sum(sum_gtc, axis=1), mask=c_ok)
+        tl.store(
+            partial_ptr + c * rows + column, tl.sum(sum_gt, axis=1), mask=c_ok)
+        tl.store(
+            partial_ptr + (C + c) * rows + column,
+            tl.sum(sum_gtc, axis=1),
+            mask=c_ok)
     if WEIGHT_SUMS:
-        tl.store(w_partial_ptr +
-                 (c[:, None] * (KS * KS) + tap_index[None, :]) * rows +
-                 column, weight_sums,
-                 mask=c_ok[:, None] & (tap_index < KS * KS)[None, :])
+        tl.store(
+            w_partial_ptr + (c[:, None] *
+                             (KS * KS) + tap_index[None, :]) * rows + column,
+            weight_sums,
+            mask=c_ok[:, None] & (tap_index < KS * KS)[None, :])
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'S_CHUNK'])
@@ -272,8 +276,8 @@ def _backward_input_kernel(x_ptr, g_ptr, grad_c_ptr, gx_ptr, w_ptr, bn_w_ptr,
                            CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """``grad_x = g [t <= x] + DWConv^T(grad_c)``."""
     n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
-    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps,
-                                c, c_ok, HAS_AFFINE, ACC)
+    scale, shift = _scale_shift(bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr, eps, c,
+                                c_ok, HAS_AFFINE, ACC)
     for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
         h, w, s_ok, mask, offsets, x, grad, conv = _backward_tile(
             x_ptr, g_ptr, w_ptr, start, c, c_ok, C, S, H, W, sample, KS,
@@ -303,37 +307,69 @@ class _TritonKernels:
         x, n, c, s, channels_last = kernel_input(x)
         kernel = kernel.contiguous()
         acc = acc_type(x.dtype)
-        geometry = dict(KS=kernel.shape[-1], CHANNELS_LAST=channels_last,
-                        ACC=acc)
+        geometry = dict(
+            KS=kernel.shape[-1], CHANNELS_LAST=channels_last, ACC=acc)
         if mean is None:
             tiles = tiling(c, s, channels_last,
                            programs_per_sample(x.device, n))
             rows = n * tiles.splits
             partial = x.new_empty((2, c, rows), dtype=acc_dtype(x))
             _statistics_kernel[tiles.rows(n)](
-                x, kernel, shift, partial, c, s, h, w, tiles.s_chunk,
-                HAS_SHIFT=shift is not None, BLOCK_C=tiles.block_c,
-                BLOCK_S=tiles.block_s, **geometry)
+                x,
+                kernel,
+                shift,
+                partial,
+                c,
+                s,
+                h,
+                w,
+                tiles.s_chunk,
+                HAS_SHIFT=shift is not None,
+                BLOCK_C=tiles.block_c,
+                BLOCK_S=tiles.block_s,
+                **geometry)
             mean = x.new_empty(c, dtype=acc_dtype(x))
             var = torch.empty_like(mean)
             block_c = min(next_power_of_2(c), 64)
             _moments_kernel[(-(-c // block_c), )](
-                partial, shift, mean, var, c, rows, 1.0 / (n * s),
-                HAS_SHIFT=shift is not None, BLOCK_C=block_c,
-                BLOCK_R=min(next_power_of_2(rows), 32), ACC=acc)
+                partial,
+                shift,
+                mean,
+                var,
+                c,
+                rows,
+                1.0 / (n * s),
+                HAS_SHIFT=shift is not None,
+                BLOCK_C=block_c,
+                BLOCK_R=min(next_power_of_2(rows), 32),
+                ACC=acc)
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
         _forward_kernel[tiles.rows(n)](
-            x, y, kernel, bn_w, bn_b, mean, var, eps, c, s, h, w,
-            tiles.s_chunk, HAS_AFFINE=bn_w is not None,
-            BLOCK_C=tiles.block_c, BLOCK_S=tiles.block_s, **geometry)
+            x,
+            y,
+            kernel,
+            bn_w,
+            bn_b,
+            mean,
+            var,
+            eps,
+            c,
+            s,
+            h,
+            w,
+            tiles.s_chunk,
+            HAS_AFFINE=bn_w is not None,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            **geometry)
         return y, mean, var
 
     @staticmethod
     def backward(x: Tensor, grad_y: Tensor, kernel: Tensor,
-                 bn_w: Optional[Tensor], bn_b: Optional[Tensor],
-                 mean: Tensor, var: Tensor, eps: float, batch_stats: bool,
-                 need_x: bool, need_kernel: bool):
+                 bn_w: Optional[Tensor], bn_b: Optional[Tensor], mean: Tensor,
+                 var: Tensor, eps: float, batch_stats: bool, need_x: bool,
+                 need_kernel: bool):
         """``(grad_x, grad_kernel, grad_bn_w, grad_bn_b)``, None where not
         needed (the batch-norm gradients always come)."""
         h, w = x.shape[2:]
@@ -345,43 +381,92 @@ class _TritonKernels:
         rows = n * tiles.splits
         partial = x.new_empty((2, c, rows), dtype=acc_dtype(x))
         grad_c = torch.empty_like(x) if need_x or need_kernel else None
-        w_partial = (x.new_empty((c, ks * ks, rows), dtype=acc_dtype(x))
-                     if need_kernel else None)
+        w_partial = (
+            x.new_empty((c, ks * ks,
+                         rows), dtype=acc_dtype(x)) if need_kernel else None)
         launch = _backward_norm_kernel[tiles.rows(n)]
         common = dict(
-            KS=ks, KKP=next_power_of_2(ks * ks), HAS_AFFINE=bn_w is not None,
-            BATCH_STATS=batch_stats, BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
+            KS=ks,
+            KKP=next_power_of_2(ks * ks),
+            HAS_AFFINE=bn_w is not None,
+            BATCH_STATS=batch_stats,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=channels_last,
             ACC=acc_type(x.dtype))
         args = (x, grad_y, kernel, bn_w, bn_b, mean, var, eps)
         geometry = (c, s, h, w, tiles.s_chunk)
         inv_count = 1.0 / (n * s)
         if batch_stats:  # grad_c needs the finished sums: two passes
-            launch(*args, None, inv_count, partial, None, None, *geometry,
-                   REDUCE=True, WRITE_GRAD_C=False, WEIGHT_SUMS=False,
-                   **common)
+            launch(
+                *args,
+                None,
+                inv_count,
+                partial,
+                None,
+                None,
+                *geometry,
+                REDUCE=True,
+                WRITE_GRAD_C=False,
+                WEIGHT_SUMS=False,
+                **common)
             sums = partial.sum(-1)
             if grad_c is not None:
-                launch(*args, sums, inv_count, None, grad_c, w_partial,
-                       *geometry, REDUCE=False, WRITE_GRAD_C=True,
-                       WEIGHT_SUMS=need_kernel, **common)
+                launch(
+                    *args,
+                    sums,
+                    inv_count,
+                    None,
+                    grad_c,
+                    w_partial,
+                    *geometry,
+                    REDUCE=False,
+                    WRITE_GRAD_C=True,
+                    WEIGHT_SUMS=need_kernel,
+                    **common)
         else:
-            launch(*args, None, inv_count, partial, grad_c, w_partial,
-                   *geometry, REDUCE=True, WRITE_GRAD_C=grad_c is not None,
-                   WEIGHT_SUMS=need_kernel, **common)
+            launch(
+                *args,
+                None,
+                inv_count,
+                partial,
+                grad_c,
+                w_partial,
+                *geometry,
+                REDUCE=True,
+                WRITE_GRAD_C=grad_c is not None,
+                WEIGHT_SUMS=need_kernel,
+                **common)
             sums = partial.sum(-1)
         grad_x = None
         if need_x:
             grad_x = torch.empty_like(x)
             tiles = tiling(c, s, channels_last, None)
             _backward_input_kernel[tiles.rows(n)](
-                x, grad_y, grad_c, grad_x, kernel, bn_w, bn_b, mean, var,
-                eps, c, s, h, w, tiles.s_chunk, KS=ks,
-                HAS_AFFINE=bn_w is not None, BLOCK_C=tiles.block_c,
-                BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
+                x,
+                grad_y,
+                grad_c,
+                grad_x,
+                kernel,
+                bn_w,
+                bn_b,
+                mean,
+                var,
+                eps,
+                c,
+                s,
+                h,
+                w,
+                tiles.s_chunk,
+                KS=ks,
+                HAS_AFFINE=bn_w is not None,
+                BLOCK_C=tiles.block_c,
+                BLOCK_S=tiles.block_s,
+                CHANNELS_LAST=channels_last,
                 ACC=acc_type(x.dtype))
-        grad_kernel = (w_partial.sum(-1).view_as(kernel).to(kernel.dtype)
-                       if need_kernel else None)
+        grad_kernel = (
+            w_partial.sum(-1).view_as(kernel).to(kernel.dtype)
+            if need_kernel else None)
         return grad_x, grad_kernel, sums[1], sums[0]
 
 
@@ -389,8 +474,11 @@ class _TritonKernels:
 
 
 def _conv(x: Tensor, kernel: Tensor) -> Tensor:
-    return F.conv2d(x, kernel.to(x.dtype), padding=kernel.shape[-1] // 2,
-                    groups=x.shape[1])
+    return F.conv2d(
+        x,
+        kernel.to(x.dtype),
+        padding=kernel.shape[-1] // 2,
+        groups=x.shape[1])
 
 
 def _per_channel(values: Optional[Tensor], default: float,
@@ -438,8 +526,9 @@ def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
     sum_gtc = (grad_t * c_hat).sum((0, 2, 3))
     if batch_stats:
         count = x.numel() // x.shape[1]
-        grad_t = (grad_t - sum_gt.view(1, -1, 1, 1) / count -
-                  c_hat * sum_gtc.view(1, -1, 1, 1) / count)
+        grad_t = (
+            grad_t - sum_gt.view(1, -1, 1, 1) / count -
+            c_hat * sum_gtc.view(1, -1, 1, 1) / count)
     grad_c = (grad_t * (gamma * invstd)).to(x.dtype)
     return torch.where(funnel_wins, 0, grad_y), grad_c, sum_gtc, sum_gt
 
@@ -459,18 +548,18 @@ class _TorchKernels:
                                mean, var, eps)
 
     def backward(self, x: Tensor, grad_y: Tensor, kernel: Tensor,
-                 bn_w: Optional[Tensor], bn_b: Optional[Tensor],
-                 mean: Tensor, var: Tensor, eps: float, batch_stats: bool,
-                 need_x: bool, need_kernel: bool):
+                 bn_w: Optional[Tensor], bn_b: Optional[Tensor], mean: Tensor,
+                 var: Tensor, eps: float, batch_stats: bool, need_x: bool,
+                 need_kernel: bool):
         grad_x, grad_c, grad_gamma, grad_beta = _torch_norm_backward(
-            self.form, x, grad_y, _conv(x, kernel), bn_w, bn_b, mean, var,
-            eps, batch_stats)
+            self.form, x, grad_y, _conv(x, kernel), bn_w, bn_b, mean, var, eps,
+            batch_stats)
         if not (need_x or need_kernel):
             return None, None, grad_gamma, grad_beta
         k = kernel.shape[-1] // 2
         grad_input, grad_kernel, _ = torch.ops.aten.convolution_backward(
-            grad_c, x, kernel.to(x.dtype), None, [1, 1], [k, k], [1, 1],
-            False, [0, 0], x.shape[1], [need_x, need_kernel, False])
+            grad_c, x, kernel.to(x.dtype), None, [1, 1], [k, k], [1, 1], False,
+            [0, 0], x.shape[1], [need_x, need_kernel, False])
         return (grad_x.add_(grad_input) if need_x else None,
                 grad_kernel.to(kernel.dtype) if need_kernel else None,
                 grad_gamma, grad_beta)
@@ -481,7 +570,6 @@ _KERNELS = {
     'compiled': _TorchKernels('compiled'),
     'eager': _TorchKernels('eager'),
 }
-
 
 # ------------------------------------------------------------- autograd
 
@@ -529,8 +617,8 @@ class FunnelMaxFunction(torch.autograd.Function):
         x, kernel, bn_w, bn_b, mean, var = ctx.saved_tensors
         need_x, need_kernel, need_w, need_b = ctx.needs_input_grad[:4]
         grad_x, grad_kernel, grad_gamma, grad_beta = ctx.kernels.backward(
-            x, grad_y, kernel, bn_w, bn_b, mean, var, ctx.eps,
-            ctx.batch_stats, need_x, need_kernel)
+            x, grad_y, kernel, bn_w, bn_b, mean, var, ctx.eps, ctx.batch_stats,
+            need_x, need_kernel)
         return (grad_x, grad_kernel,
                 *_norm_grads(grad_gamma, grad_beta, bn_w, bn_b,
                              (need_w, need_b)), None, None, None, None, None)
@@ -546,10 +634,10 @@ def _funnel_op(x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
                batch_stats: bool) -> Tuple[Tensor, Tensor, Tensor]:
     kernels = _KERNELS[kernel_form(x.device)]
     if batch_stats:
-        return kernels.forward(x, kernel, bn_w, bn_b, None, None,
-                               running_mean, eps)
-    y, _, _ = kernels.forward(x, kernel, bn_w, bn_b, running_mean,
-                              running_var, None, eps)
+        return kernels.forward(x, kernel, bn_w, bn_b, None, None, running_mean,
+                               eps)
+    y, _, _ = kernels.forward(x, kernel, bn_w, bn_b, running_mean, running_var,
+                              None, eps)
     return y, running_mean.clone(), running_var.clone()
 
 
@@ -566,9 +654,9 @@ def _funnel_backward_op(
         x: Tensor, grad_y: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
         bn_b: Optional[Tensor], mean: Tensor, var: Tensor, eps: float,
         batch_stats: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    return _KERNELS[kernel_form(x.device)].backward(
-        x, grad_y, kernel, bn_w, bn_b, mean, var, eps, batch_stats, True,
-        True)
+    return _KERNELS[kernel_form(x.device)].backward(x, grad_y, kernel, bn_w,
+                                                    bn_b, mean, var, eps,
+                                                    batch_stats, True, True)
 
 
 @_funnel_backward_op.register_fake
@@ -634,7 +722,8 @@ def funnel_max(
                                   running_var, eps, batch_stats)
         return (y, mean, var) if batch_stats else (y, None, None)
     if batch_stats:
-        return FunnelMaxFunction.apply(x, kernel, bn_weight, bn_bias, running_mean,
-                             running_var, eps, True, layer)
+        return FunnelMaxFunction.apply(x, kernel, bn_weight, bn_bias,
+                                       running_mean, running_var, eps, True,
+                                       layer)
     return FunnelMaxFunction.apply(x, kernel, bn_weight, bn_bias, running_mean,
-                         running_var, eps, False, layer), None, None
+                                   running_var, eps, False, layer), None, None

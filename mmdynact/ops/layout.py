@@ -51,5 +51,5 @@ def per_channel(values: Tensor, channel_dim: int) -> Tensor:
 def per_position(values: Tensor, channel_dim: int) -> Tensor:
     """``(N, 1, *)`` values broadcast against the :func:`as_3d` view."""
     n = values.shape[0]
-    return (values.reshape(n, 1, -1)
-            if channel_dim == 1 else values.reshape(n, -1, 1))
+    return (values.reshape(n, 1, -1) if channel_dim == 1 else values.reshape(
+        n, -1, 1))

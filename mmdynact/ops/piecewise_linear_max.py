@@ -91,8 +91,8 @@ def _coefficient(theta_ptr, row, index, init_ptr, k, scale, c_ok,
 
 
 @triton.jit
-def _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr, lambda_a,
-                lambda_b, c_ok, K: tl.constexpr, ACC: tl.constexpr):
+def _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr, lambda_a, lambda_b,
+                c_ok, K: tl.constexpr, ACC: tl.constexpr):
     """``(max_k(a_k x + b_k), winning k, its slope)``; ties go to the
     first piece."""
     a = _coefficient(theta_ptr, row, 0, init_a_ptr, 0, lambda_a, c_ok, ACC)
@@ -101,10 +101,9 @@ def _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr, lambda_a,
     winner = tl.zeros(best.shape, dtype=tl.int32)
     slope = tl.zeros(best.shape, dtype=ACC) + a[:, None]
     for k in tl.static_range(1, K):
-        a = _coefficient(theta_ptr, row, k, init_a_ptr, k, lambda_a, c_ok,
+        a = _coefficient(theta_ptr, row, k, init_a_ptr, k, lambda_a, c_ok, ACC)
+        b = _coefficient(theta_ptr, row, K + k, init_b_ptr, k, lambda_b, c_ok,
                          ACC)
-        b = _coefficient(theta_ptr, row, K + k, init_b_ptr, k, lambda_b,
-                         c_ok, ACC)
         value = a[:, None] * x + b[:, None]
         better = value > best
         best = tl.where(better, value, best)
@@ -138,13 +137,12 @@ def _forward_kernel(x_ptr, y_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
 def _backward_rows_kernel(
         x_ptr, g_ptr, gx_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
         lambda_b, z_ptr, lse_ptr, tau_ptr, gamma, partial_ptr, d_mean_ptr,
-        d_z_ptr, w_ptr, w_partial_ptr, C, S, S_CHUNK, inv_s,
-        K: tl.constexpr, KP: tl.constexpr, SHARED: tl.constexpr,
-        HAS_PI: tl.constexpr, REDUCE: tl.constexpr, WRITE_GX: tl.constexpr,
-        POOLED: tl.constexpr, PROJECTED: tl.constexpr,
-        WEIGHT_SUMS: tl.constexpr, BLOCK_C: tl.constexpr,
-        BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
-        ACC: tl.constexpr):
+        d_z_ptr, w_ptr, w_partial_ptr, C, S, S_CHUNK, inv_s, K: tl.constexpr,
+        KP: tl.constexpr, SHARED: tl.constexpr, HAS_PI: tl.constexpr,
+        REDUCE: tl.constexpr, WRITE_GX: tl.constexpr, POOLED: tl.constexpr,
+        PROJECTED: tl.constexpr, WEIGHT_SUMS: tl.constexpr,
+        BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
+        CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Row kernel: per-chunk coefficient sums (``REDUCE``) and/or
     ``grad_x`` (``WRITE_GX``, with the pooled and projected terms), and the
     projection weight's per-chunk sums ``sum d_z x`` (``WEIGHT_SUMS``)."""
@@ -166,11 +164,11 @@ def _backward_rows_kernel(
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         _, winner, slope = _best_piece(x, theta_ptr, row, init_a_ptr,
-                                       init_b_ptr, lambda_a, lambda_b, c_ok,
-                                       K, ACC)
+                                       init_b_ptr, lambda_a, lambda_b, c_ok, K,
+                                       ACC)
         if HAS_PI:
-            grad = grad * attention(z_ptr, lse_ptr, tau_ptr, gamma, n, s,
-                                    s_ok, S, ACC)[None, :]
+            grad = grad * attention(z_ptr, lse_ptr, tau_ptr, gamma, n, s, s_ok,
+                                    S, ACC)[None, :]
         if REDUCE:
             for k in tl.static_range(K):
                 wins = winner == k
@@ -195,22 +193,29 @@ def _backward_rows_kernel(
     if REDUCE:
         base = chunk_index(n, c, C, split) * (2 * K)
         k_mask = c_ok[:, None] & (k_index < K)[None, :]
-        tl.store(partial_ptr + base[:, None] + k_index[None, :], sums_a,
-                 mask=k_mask)
-        tl.store(partial_ptr + base[:, None] + K + k_index[None, :], sums_b,
-                 mask=k_mask)
+        tl.store(
+            partial_ptr + base[:, None] + k_index[None, :],
+            sums_a,
+            mask=k_mask)
+        tl.store(
+            partial_ptr + base[:, None] + K + k_index[None, :],
+            sums_b,
+            mask=k_mask)
     if WEIGHT_SUMS:
-        tl.store(w_partial_ptr + chunk_index(n, c, C, split),
-                 tl.sum(w_sums, axis=1), mask=c_ok)
+        tl.store(
+            w_partial_ptr + chunk_index(n, c, C, split),
+            tl.sum(w_sums, axis=1),
+            mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'S'])
-def _backward_columns_kernel(
-        x_ptr, g_ptr, gx_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
-        lambda_b, z_ptr, lse_ptr, tau_ptr, gamma, partial_ptr, grad_pi_ptr,
-        C, S, K: tl.constexpr, SHARED: tl.constexpr, WRITE_GX: tl.constexpr,
-        BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
-        CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+def _backward_columns_kernel(x_ptr, g_ptr, gx_ptr, theta_ptr, init_a_ptr,
+                             init_b_ptr, lambda_a, lambda_b, z_ptr, lse_ptr,
+                             tau_ptr, gamma, partial_ptr, grad_pi_ptr, C, S,
+                             K: tl.constexpr, SHARED: tl.constexpr,
+                             WRITE_GX: tl.constexpr, BLOCK_C: tl.constexpr,
+                             BLOCK_S: tl.constexpr,
+                             CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Column kernel of DY-ReLU-C: ``grad_pi[n, s] = sum_c g m`` complete,
     coefficient sums per block of positions, optionally ``grad_x``."""
     n = tl.program_id(0)
@@ -229,17 +234,21 @@ def _backward_columns_kernel(
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         row = _theta_row(n, c, C, K, SHARED)
         best, winner, slope = _best_piece(x, theta_ptr, row, init_a_ptr,
-                                          init_b_ptr, lambda_a, lambda_b,
-                                          c_ok, K, ACC)
+                                          init_b_ptr, lambda_a, lambda_b, c_ok,
+                                          K, ACC)
         grad_pi += tl.sum(grad * best, axis=0)
         grad = grad * pi[None, :]
         base = chunk_index(n, c, C, block) * (2 * K)
         for k in tl.static_range(K):
             wins = winner == k
-            tl.store(partial_ptr + base + k,
-                     tl.sum(tl.where(wins, grad * x, 0.0), axis=1), mask=c_ok)
-            tl.store(partial_ptr + base + K + k,
-                     tl.sum(tl.where(wins, grad, 0.0), axis=1), mask=c_ok)
+            tl.store(
+                partial_ptr + base + k,
+                tl.sum(tl.where(wins, grad * x, 0.0), axis=1),
+                mask=c_ok)
+            tl.store(
+                partial_ptr + base + K + k,
+                tl.sum(tl.where(wins, grad, 0.0), axis=1),
+                mask=c_ok)
         if WRITE_GX:
             tl.store(gx_ptr + offsets, grad * slope, mask=mask)
     tl.store(grad_pi_ptr + n * S + s, grad_pi, mask=s_ok)
@@ -258,17 +267,17 @@ def _theta_gradient_kernel(partial_ptr, theta_ptr, grad_theta_ptr, lambda_a,
     total = tl.zeros([BLOCK_R, Q], dtype=ACC)
     for start in range(0, ROWS, BLOCK_R):
         r = start + tl.arange(0, BLOCK_R)
-        total += tl.load(partial_ptr + base + r[:, None] * (2 * K) +
-                         q[None, :],
-                         mask=(r < ROWS)[:, None] & q_ok[None, :],
-                         other=0).to(ACC)
-    theta = tl.load(theta_ptr + out * (2 * K) + q, mask=q_ok,
-                    other=0).to(ACC)
+        total += tl.load(
+            partial_ptr + base + r[:, None] * (2 * K) + q[None, :],
+            mask=(r < ROWS)[:, None] & q_ok[None, :],
+            other=0).to(ACC)
+    theta = tl.load(theta_ptr + out * (2 * K) + q, mask=q_ok, other=0).to(ACC)
     sig = 1.0 / (1.0 + tl.exp(-theta))
     scale = tl.where(q < K, lambda_a, lambda_b)
-    tl.store(grad_theta_ptr + out * (2 * K) + q,
-             tl.sum(total, axis=0) * scale * 2.0 * sig * (1.0 - sig),
-             mask=q_ok)
+    tl.store(
+        grad_theta_ptr + out * (2 * K) + q,
+        tl.sum(total, axis=0) * scale * 2.0 * sig * (1.0 - sig),
+        mask=q_ok)
 
 
 def _attention_args(attn: Optional[Attention], s: int) -> tuple:
@@ -291,38 +300,75 @@ class _TritonKernels:
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
         _forward_kernel[tiles.rows(n)](
-            x, y, coef.theta, coef.init_a, coef.init_b, coef.lambda_a,
-            coef.lambda_b, *_attention_args(attn, s), c, s, tiles.s_chunk,
-            K=coef.k, SHARED=coef.shared, HAS_PI=attn is not None,
-            BLOCK_C=tiles.block_c, BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=channels_last, ACC=acc_type(x.dtype))
+            x,
+            y,
+            coef.theta,
+            coef.init_a,
+            coef.init_b,
+            coef.lambda_a,
+            coef.lambda_b,
+            *_attention_args(attn, s),
+            c,
+            s,
+            tiles.s_chunk,
+            K=coef.k,
+            SHARED=coef.shared,
+            HAS_PI=attn is not None,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=channels_last,
+            ACC=acc_type(x.dtype))
         return y
 
     @staticmethod
     def backward_coefficients(
             x: Tensor, grad_y: Tensor, coef: Coefficients,
-            attn: Optional[Attention],
-            write_gx: bool) -> Tuple[Tensor, Optional[Tensor],
-                                     Optional[Tensor]]:
+            attn: Optional[Attention], write_gx: bool
+    ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
         """``(grad_theta, grad_z, grad_x without pooled terms or None)``."""
         x, n, c, s, channels_last = kernel_input(x)
         grad_y = dense(grad_y, channels_last)
         gx = torch.empty_like(x) if write_gx else None
         acc = acc_type(x.dtype)
-        common = dict(K=coef.k, SHARED=coef.shared,
-                      CHANNELS_LAST=channels_last, ACC=acc)
+        common = dict(
+            K=coef.k, SHARED=coef.shared, CHANNELS_LAST=channels_last, ACC=acc)
         if attn is None:
             tiles = tiling(c, s, channels_last,
                            programs_per_sample(x.device, n))
             partial = x.new_empty((n, c, tiles.splits, 2 * coef.k),
                                   dtype=acc_dtype(x))
             _backward_rows_kernel[tiles.rows(n)](
-                x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
-                coef.lambda_a, coef.lambda_b, None, None, None, 0.0, partial,
-                None, None, None, None, c, s, tiles.s_chunk, 1.0 / s,
-                KP=next_power_of_2(coef.k), HAS_PI=False, REDUCE=True,
-                WRITE_GX=write_gx, POOLED=False, PROJECTED=False,
-                WEIGHT_SUMS=False, BLOCK_C=tiles.block_c, BLOCK_S=tiles.block_s, **common)
+                x,
+                grad_y,
+                gx,
+                coef.theta,
+                coef.init_a,
+                coef.init_b,
+                coef.lambda_a,
+                coef.lambda_b,
+                None,
+                None,
+                None,
+                0.0,
+                partial,
+                None,
+                None,
+                None,
+                None,
+                c,
+                s,
+                tiles.s_chunk,
+                1.0 / s,
+                KP=next_power_of_2(coef.k),
+                HAS_PI=False,
+                REDUCE=True,
+                WRITE_GX=write_gx,
+                POOLED=False,
+                PROJECTED=False,
+                WEIGHT_SUMS=False,
+                BLOCK_C=tiles.block_c,
+                BLOCK_S=tiles.block_s,
+                **common)
             grad_z = None
         else:
             tiles = tiling(c, s, channels_last, None)
@@ -330,28 +376,47 @@ class _TritonKernels:
                                   dtype=acc_dtype(x))
             grad_pi = x.new_empty((n, s), dtype=acc_dtype(x))
             _backward_columns_kernel[tiles.columns(n)](
-                x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
-                coef.lambda_a, coef.lambda_b, *_attention_args(attn, s),
-                partial, grad_pi, c, s, WRITE_GX=write_gx,
-                BLOCK_C=tiles.block_c, BLOCK_S=tiles.block_s, **common)
+                x,
+                grad_y,
+                gx,
+                coef.theta,
+                coef.init_a,
+                coef.init_b,
+                coef.lambda_a,
+                coef.lambda_b,
+                *_attention_args(attn, s),
+                partial,
+                grad_pi,
+                c,
+                s,
+                WRITE_GX=write_gx,
+                BLOCK_C=tiles.block_c,
+                BLOCK_S=tiles.block_s,
+                **common)
             grad_z = triton_attention_backward(grad_pi, attn.z, attn.lse,
                                                attn.temperature)
         theta = coef.theta.contiguous()
         grad_theta = torch.empty_like(theta)
         rows = partial[0].numel() // theta[0].numel()
         _theta_gradient_kernel[(theta.numel() // (2 * coef.k), )](
-            partial, theta, grad_theta, coef.lambda_a, coef.lambda_b, rows,
-            K=coef.k, Q=next_power_of_2(2 * coef.k),
-            BLOCK_R=min(next_power_of_2(rows), 256), ACC=acc)
+            partial,
+            theta,
+            grad_theta,
+            coef.lambda_a,
+            coef.lambda_b,
+            rows,
+            K=coef.k,
+            Q=next_power_of_2(2 * coef.k),
+            BLOCK_R=min(next_power_of_2(rows), 256),
+            ACC=acc)
         return grad_theta, grad_z, gx
 
     @staticmethod
-    def backward_input(x: Tensor, grad_y: Tensor, coef: Coefficients,
-                       attn: Optional[Attention], d_mean: Tensor,
-                       d_z: Optional[Tensor], weight: Optional[Tensor],
-                       need_x: bool,
-                       need_weight: bool) -> Tuple[Optional[Tensor],
-                                                   Optional[Tensor]]:
+    def backward_input(
+            x: Tensor, grad_y: Tensor, coef: Coefficients,
+            attn: Optional[Attention], d_mean: Tensor, d_z: Optional[Tensor],
+            weight: Optional[Tensor], need_x: bool,
+            need_weight: bool) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """``(grad_x, grad_weight)`` with the pooled (and projected)
         gradients folded in."""
         x, n, c, s, channels_last = kernel_input(x)
@@ -361,21 +426,46 @@ class _TritonKernels:
             c, s, channels_last,
             programs_per_sample(x.device, n) if weight_sums else None)
         gx = torch.empty_like(x) if need_x else None
-        w_partial = (x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
-                     if weight_sums else None)
+        w_partial = (
+            x.new_empty(
+                (n, c,
+                 tiles.splits), dtype=acc_dtype(x)) if weight_sums else None)
         _backward_rows_kernel[tiles.rows(n)](
-            x, grad_y, gx, coef.theta, coef.init_a, coef.init_b,
-            coef.lambda_a, coef.lambda_b, *_attention_args(attn, s), None,
-            d_mean.contiguous(), None if d_z is None else d_z.contiguous(),
-            weight, w_partial, c, s, tiles.s_chunk, 1.0 / s, K=coef.k,
-            KP=next_power_of_2(coef.k), SHARED=coef.shared,
-            HAS_PI=attn is not None, REDUCE=False, WRITE_GX=need_x,
-            POOLED=need_x, PROJECTED=d_z is not None, WEIGHT_SUMS=weight_sums,
+            x,
+            grad_y,
+            gx,
+            coef.theta,
+            coef.init_a,
+            coef.init_b,
+            coef.lambda_a,
+            coef.lambda_b,
+            *_attention_args(attn, s),
+            None,
+            d_mean.contiguous(),
+            None if d_z is None else d_z.contiguous(),
+            weight,
+            w_partial,
+            c,
+            s,
+            tiles.s_chunk,
+            1.0 / s,
+            K=coef.k,
+            KP=next_power_of_2(coef.k),
+            SHARED=coef.shared,
+            HAS_PI=attn is not None,
+            REDUCE=False,
+            WRITE_GX=need_x,
+            POOLED=need_x,
+            PROJECTED=d_z is not None,
+            WEIGHT_SUMS=weight_sums,
             BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=channels_last,
             ACC=acc_type(x.dtype))
-        grad_weight = (w_partial.sum((0, 2)).view_as(weight).to(weight.dtype)
-                       if weight_sums else None)
+        grad_weight = (
+            w_partial.sum(
+                (0,
+                 2)).view_as(weight).to(weight.dtype) if weight_sums else None)
         return gx, grad_weight
 
 
@@ -387,15 +477,14 @@ def _torch_coefficients(theta: Tensor, init_a: Tensor, init_b: Tensor,
                         dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
     """``a``, ``b`` ``(N, C', K)``."""
     k = init_a.numel()
-    residual = 2 * torch.sigmoid(theta.reshape(theta.shape[0], -1, 2, k).to(
-        dtype)) - 1
+    residual = 2 * torch.sigmoid(
+        theta.reshape(theta.shape[0], -1, 2, k).to(dtype)) - 1
     return (init_a.to(dtype) + lambda_a * residual[:, :, 0],
             init_b.to(dtype) + lambda_b * residual[:, :, 1])
 
 
-def _torch_pieces(x3: Tensor, channel_dim: int, theta: Tensor,
-                  init_a: Tensor, init_b: Tensor, lambda_a: float,
-                  lambda_b: float):
+def _torch_pieces(x3: Tensor, channel_dim: int, theta: Tensor, init_a: Tensor,
+                  init_b: Tensor, lambda_a: float, lambda_b: float):
     """``(pieces a_k x + b_k, slopes a_k)``, broadcast against ``x3``."""
     a, b = _torch_coefficients(theta, init_a, init_b, lambda_a, lambda_b,
                                x3.dtype)
@@ -440,8 +529,7 @@ def _torch_forward(x: Tensor, theta: Tensor, init_a: Tensor, init_b: Tensor,
     for piece in pieces[1:]:
         y = torch.maximum(y, piece)
     if z is not None:
-        y = y * per_position(torch_attention(z, lse, temperature),
-                             channel_dim)
+        y = y * per_position(torch_attention(z, lse, temperature), channel_dim)
     return from_3d(y.to(x.dtype), x, channel_dim)
 
 
@@ -463,13 +551,13 @@ def _torch_backward_coefficients(x: Tensor, grad_y: Tensor, theta: Tensor,
     grad_pi = None
     if z is not None:
         grad_pi = (grad * best).sum(channel_dim)
-        grad = grad * per_position(torch_attention(z, lse, temperature),
-                                   channel_dim)
+        grad = grad * per_position(
+            torch_attention(z, lse, temperature), channel_dim)
     spatial_dim = 3 - channel_dim
     grad_times_x = grad * x3
-    sums_a = torch.stack(
-        [torch.where(wins, grad_times_x, 0).sum(spatial_dim)
-         for wins in chosen], -1)
+    sums_a = torch.stack([
+        torch.where(wins, grad_times_x, 0).sum(spatial_dim) for wins in chosen
+    ], -1)
     sums_b = torch.stack(
         [torch.where(wins, grad, 0).sum(spatial_dim) for wins in chosen], -1)
     k = init_a.numel()
@@ -490,22 +578,22 @@ def _torch_backward_coefficients(x: Tensor, grad_y: Tensor, theta: Tensor,
 def _torch_backward_input(x: Tensor, grad_y: Tensor, theta: Tensor,
                           init_a: Tensor, init_b: Tensor, lambda_a: float,
                           lambda_b: float, z: Optional[Tensor],
-                          lse: Optional[Tensor],
-                          temperature: Optional[Tensor], d_mean: Tensor,
-                          d_z: Optional[Tensor], weight: Optional[Tensor],
-                          need_x: bool, need_weight: bool):
+                          lse: Optional[Tensor], temperature: Optional[Tensor],
+                          d_mean: Tensor, d_z: Optional[Tensor],
+                          weight: Optional[Tensor], need_x: bool,
+                          need_weight: bool):
     dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
     grad_x = grad_weight = None
     if need_x:
         grad = as_3d(grad_y)[0].to(dtype)
-        pieces, slopes = _torch_pieces(x3, channel_dim, theta, init_a,
-                                       init_b, lambda_a, lambda_b)
+        pieces, slopes = _torch_pieces(x3, channel_dim, theta, init_a, init_b,
+                                       lambda_a, lambda_b)
         _, chosen = _torch_choice(pieces)
         if z is not None:
-            grad = grad * per_position(torch_attention(z, lse, temperature),
-                                       channel_dim)
+            grad = grad * per_position(
+                torch_attention(z, lse, temperature), channel_dim)
         grad_x = grad * _torch_slope(slopes, chosen) + per_channel(
             d_mean.to(dtype) / x3.shape[3 - channel_dim], channel_dim)
         if d_z is not None:
@@ -583,19 +671,18 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
         return flops
 
     @staticmethod
-    def forward(ctx, x: Tensor, theta: Tensor, init_a: Tensor,
-                init_b: Tensor, lambda_a: float, lambda_b: float,
-                z: Optional[Tensor], temperature: Optional[Tensor],
+    def forward(ctx, x: Tensor, theta: Tensor, init_a: Tensor, init_b: Tensor,
+                lambda_a: float, lambda_b: float, z: Optional[Tensor],
+                temperature: Optional[Tensor],
                 fold: Optional[FoldedInputGradient], layer: str) -> Tensor:
         kernels = _kernels(x)
         theta = theta.contiguous()
         coef = Coefficients(theta, init_a, init_b, lambda_a, lambda_b)
         attn = None
         if z is not None:
-            attn = Attention(z, kernels.logsumexp(z, temperature),
-                             temperature)
-        ctx.save_for_backward(x, theta, init_a, init_b,
-                              *(attn or (None, ) * 3))
+            attn = Attention(z, kernels.logsumexp(z, temperature), temperature)
+        ctx.save_for_backward(x, theta, init_a, init_b, *(attn
+                                                          or (None, ) * 3))
         ctx.lambdas, ctx.fold, ctx.layer, ctx.kernels = (lambda_a, lambda_b), \
             fold, layer, kernels
         return kernels.forward(x, coef, attn)
@@ -613,10 +700,10 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
             x, grad_y, coef, attn, need_x and fold is None)
         if need_x and fold is not None:
             fold.put(lambda d_mean, d_z, weight, need_x, need_weight: kernels.
-                     backward_input(x, grad_y, coef, attn, d_mean, d_z,
-                                    weight, need_x, need_weight))
-        return (grad_x, grad_theta, None, None, None, None, grad_z, None,
-                None, None)
+                     backward_input(x, grad_y, coef, attn, d_mean, d_z, weight,
+                                    need_x, need_weight))
+        return (grad_x, grad_theta, None, None, None, None, grad_z, None, None,
+                None)
 
 
 # ------------------------------------------- custom ops (torch.compile)
@@ -628,8 +715,7 @@ def _piecewise_linear_max_op(
         lambda_a: float, lambda_b: float, z: Optional[Tensor],
         temperature: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
     kernels = _kernels(x)
-    coef = Coefficients(theta.contiguous(), init_a, init_b, lambda_a,
-                        lambda_b)
+    coef = Coefficients(theta.contiguous(), init_a, init_b, lambda_a, lambda_b)
     if z is None:
         return kernels.forward(x, coef, None), x.new_empty(
             0, dtype=acc_dtype(x))
@@ -643,15 +729,14 @@ def _(x, theta, init_a, init_b, lambda_a, lambda_b, z, temperature):
         0 if z is None else x.shape[0], dtype=acc_dtype(x))
 
 
-@torch.library.custom_op('mmdynact::piecewise_linear_max_backward',
-                         mutates_args=())
+@torch.library.custom_op(
+    'mmdynact::piecewise_linear_max_backward', mutates_args=())
 def _piecewise_linear_max_backward_op(
         x: Tensor, grad_y: Tensor, theta: Tensor, init_a: Tensor,
-        init_b: Tensor, lambda_a: float, lambda_b: float,
-        z: Optional[Tensor], lse: Tensor,
+        init_b: Tensor, lambda_a: float, lambda_b: float, z: Optional[Tensor],
+        lse: Tensor,
         temperature: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
-    coef = Coefficients(theta.contiguous(), init_a, init_b, lambda_a,
-                        lambda_b)
+    coef = Coefficients(theta.contiguous(), init_a, init_b, lambda_a, lambda_b)
     attn = None if z is None else Attention(z, lse, temperature)
     grad_theta, grad_z, grad_x = _kernels(x).backward_coefficients(
         x, match_layout(grad_y, x), coef, attn, True)
@@ -667,8 +752,7 @@ def _(x, grad_y, theta, init_a, init_b, lambda_a, lambda_b, z, lse,
 
 def _setup_op_context(ctx, inputs, output):
     x, theta, init_a, init_b, lambda_a, lambda_b, z, temperature = inputs
-    ctx.save_for_backward(x, theta, init_a, init_b, z, output[1],
-                          temperature)
+    ctx.save_for_backward(x, theta, init_a, init_b, z, output[1], temperature)
     ctx.lambdas = (lambda_a, lambda_b)
 
 
@@ -719,4 +803,5 @@ def piecewise_linear_max(x: Tensor,
         return _piecewise_linear_max_op(x, theta, init_a, init_b, lambda_a,
                                         lambda_b, z, temperature)[0]
     return PiecewiseLinearMaxFunction.apply(x, theta, init_a, init_b, lambda_a,
-                                     lambda_b, z, temperature, fold, layer)
+                                            lambda_b, z, temperature, fold,
+                                            layer)

@@ -76,9 +76,9 @@ def pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'S_CHUNK'])
-def _mean_kernel(x_ptr, out_ptr, C, S, S_CHUNK, inv_s,
-                 BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
-                 CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+def _mean_kernel(x_ptr, out_ptr, C, S, S_CHUNK, inv_s, BLOCK_C: tl.constexpr,
+                 BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                 ACC: tl.constexpr):
     """Row kernel: ``out[n, c, split] = sum over the chunk / S``."""
     n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
     total = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
@@ -86,16 +86,17 @@ def _mean_kernel(x_ptr, out_ptr, C, S, S_CHUNK, inv_s,
         _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
                                        CHANNELS_LAST)
         total += tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
-    tl.store(out_ptr + chunk_index(n, c, C, split),
-             tl.sum(total, axis=1) * inv_s, mask=c_ok)
+    tl.store(
+        out_ptr + chunk_index(n, c, C, split),
+        tl.sum(total, axis=1) * inv_s,
+        mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'S'])
-def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, mean_ptr, z_ptr, C, S,
-                            inv_s, BLOCK_C: tl.constexpr,
-                            BLOCK_S: tl.constexpr,
-                            CHANNELS_LAST: tl.constexpr, HAS_BIAS: tl.constexpr,
-                            ACC: tl.constexpr):
+def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, mean_ptr, z_ptr, C, S, inv_s,
+                            BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
+                            CHANNELS_LAST: tl.constexpr,
+                            HAS_BIAS: tl.constexpr, ACC: tl.constexpr):
     """Column kernel: ``z[n, s]`` complete, ``mean[n, c, s_block]``."""
     n = tl.program_id(0)
     block = tl.program_id(1)
@@ -106,12 +107,16 @@ def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, mean_ptr, z_ptr, C, S,
     for start in range(0, C, BLOCK_C):
         c = start + tl.arange(0, BLOCK_C)
         c_ok = c < C
-        x = tl.load(sample + tile_offsets(c, s, C, S, CHANNELS_LAST),
-                    mask=c_ok[:, None] & s_ok[None, :], other=0).to(ACC)
+        x = tl.load(
+            sample + tile_offsets(c, s, C, S, CHANNELS_LAST),
+            mask=c_ok[:, None] & s_ok[None, :],
+            other=0).to(ACC)
         w = tl.load(w_ptr + c, mask=c_ok, other=0).to(ACC)
         z += tl.sum(x * w[:, None], axis=0)
-        tl.store(mean_ptr + (n * C + c) * tl.num_programs(1) + block,
-                 tl.sum(x, axis=1) * inv_s, mask=c_ok)
+        tl.store(
+            mean_ptr + (n * C + c) * tl.num_programs(1) + block,
+            tl.sum(x, axis=1) * inv_s,
+            mask=c_ok)
     if HAS_BIAS:
         z += tl.load(b_ptr).to(ACC)
     tl.store(z_ptr + n * S + s, z, mask=s_ok)
@@ -127,8 +132,15 @@ def _triton_mean(x: Tensor) -> Tensor:
     tiles = tiling(c, s, channels_last, programs_per_sample(x.device, n))
     partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
     _mean_kernel[tiles.rows(n)](
-        x, partial, c, s, tiles.s_chunk, 1.0 / s, BLOCK_C=tiles.block_c,
-        BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
+        x,
+        partial,
+        c,
+        s,
+        tiles.s_chunk,
+        1.0 / s,
+        BLOCK_C=tiles.block_c,
+        BLOCK_S=tiles.block_s,
+        CHANNELS_LAST=channels_last,
         ACC=acc_type(x.dtype))
     return _sum_partials(partial)
 
@@ -138,12 +150,22 @@ def _triton_mean_projection(x: Tensor, weight: Tensor,
     x, n, c, s, channels_last = kernel_input(x)
     tiles = tiling(c, s, channels_last, None)
     partial = x.new_empty((n, c, tiles.splits), dtype=acc_dtype(x))
-    z = x.new_empty((n, 1) + x.shape[2:],
-                    dtype=torch.promote_types(x.dtype, weight.dtype))
+    z = x.new_empty(
+        (n, 1) + x.shape[2:], dtype=torch.promote_types(x.dtype, weight.dtype))
     _mean_projection_kernel[tiles.columns(n)](
-        x, weight, bias, partial, z, c, s, 1.0 / s, BLOCK_C=tiles.block_c,
-        BLOCK_S=tiles.block_s, CHANNELS_LAST=channels_last,
-        HAS_BIAS=bias is not None, ACC=acc_type(x.dtype))
+        x,
+        weight,
+        bias,
+        partial,
+        z,
+        c,
+        s,
+        1.0 / s,
+        BLOCK_C=tiles.block_c,
+        BLOCK_S=tiles.block_s,
+        CHANNELS_LAST=channels_last,
+        HAS_BIAS=bias is not None,
+        ACC=acc_type(x.dtype))
     return _sum_partials(partial), z
 
 
@@ -153,8 +175,8 @@ def _triton_mean_projection(x: Tensor, weight: Tensor,
 @torch_kernel
 def _torch_mean(x: Tensor) -> Tensor:
     x3, channel_dim = as_3d(x)
-    return x3.sum(3 - channel_dim, dtype=acc_dtype(x)) / x3.shape[
-        3 - channel_dim]
+    return x3.sum(
+        3 - channel_dim, dtype=acc_dtype(x)) / x3.shape[3 - channel_dim]
 
 
 @torch_kernel
@@ -182,8 +204,8 @@ def projection_backward(x: Tensor, d_z: Tensor,
                         weight: Tensor) -> Tuple[Tensor, Tensor]:
     """``(d_z w_c, sum_{n, s} d_z x)`` of ``z = sum_c w_c x_c``."""
     w = weight.reshape(1, -1, *(1, ) * (x.dim() - 2))
-    grad_weight = (d_z * x).sum((0, ) + tuple(range(2, x.dim())),
-                                dtype=acc_dtype(x))
+    grad_weight = (d_z * x).sum(
+        (0, ) + tuple(range(2, x.dim())), dtype=acc_dtype(x))
     return d_z * w, grad_weight.view_as(weight).to(weight.dtype)
 
 
@@ -262,8 +284,9 @@ class SpatialMeanProjectionFunction(torch.autograd.Function):
     def backward(ctx, d_mean: Tensor, d_z: Tensor):
         check_no_double_backward(ctx.layer)
         grad_x, grad_weight = _input_gradient(ctx, d_mean, d_z)
-        grad_bias = (d_z.sum().reshape(ctx.bias_shape)
-                     if ctx.needs_input_grad[2] else None)
+        grad_bias = (
+            d_z.sum().reshape(ctx.bias_shape)
+            if ctx.needs_input_grad[2] else None)
         return grad_x, grad_weight, grad_bias, None, None
 
 
@@ -289,8 +312,7 @@ _spatial_mean_op.register_autograd(
     setup_context=_save_input)
 
 
-@torch.library.custom_op('mmdynact::spatial_mean_projection',
-                         mutates_args=())
+@torch.library.custom_op('mmdynact::spatial_mean_projection', mutates_args=())
 def _spatial_mean_projection_op(
         x: Tensor, weight: Tensor,
         bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
@@ -300,8 +322,9 @@ def _spatial_mean_projection_op(
 @_spatial_mean_projection_op.register_fake
 def _(x, weight, bias):
     return (x.new_empty(x.shape[:2], dtype=acc_dtype(x)),
-            x.new_empty((x.shape[0], 1) + x.shape[2:],
-                        dtype=torch.promote_types(x.dtype, weight.dtype)))
+            x.new_empty(
+                (x.shape[0], 1) + x.shape[2:],
+                dtype=torch.promote_types(x.dtype, weight.dtype)))
 
 
 def _spatial_mean_projection_backward(ctx, d_mean: Tensor, d_z: Tensor):

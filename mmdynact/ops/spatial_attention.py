@@ -15,8 +15,8 @@ wherever they need it. Backward, for ``grad_pi``:
 import torch
 from torch import Tensor
 
-from .layout import acc_dtype
 from .backend import torch_kernel
+from .layout import acc_dtype
 from .triton_support import acc_type, tl, triton
 
 #: positions per step of the per-sample loops
@@ -76,16 +76,18 @@ def _attention_backward_kernel(grad_pi_ptr, z_ptr, tau_ptr, lse_ptr,
     dot = tl.zeros([BLOCK], ACC)
     for start in range(0, S, BLOCK):
         s = start + tl.arange(0, BLOCK)
-        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s,
-                                          s < S, inv_tau, lse, gamma, ACC)
+        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s, s < S,
+                                          inv_tau, lse, gamma, ACC)
         dot += p * grad_p
     total = tl.sum(dot, axis=0)
     for start in range(0, S, BLOCK):
         s = start + tl.arange(0, BLOCK)
-        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s,
-                                          s < S, inv_tau, lse, gamma, ACC)
-        tl.store(grad_z_ptr + offset + s, p * (grad_p - total) * inv_tau,
-                 mask=s < S)
+        p, grad_p = _softmax_and_gradient(z_ptr, grad_pi_ptr, offset, s, s < S,
+                                          inv_tau, lse, gamma, ACC)
+        tl.store(
+            grad_z_ptr + offset + s,
+            p * (grad_p - total) * inv_tau,
+            mask=s < S)
 
 
 def triton_logsumexp(z: Tensor, temperature: Tensor) -> Tensor:
@@ -93,8 +95,8 @@ def triton_logsumexp(z: Tensor, temperature: Tensor) -> Tensor:
     z = z.contiguous()
     n = z.shape[0]
     lse = z.new_empty(n, dtype=acc_dtype(z))
-    _logsumexp_kernel[(n, )](z, temperature, lse, z[0].numel(), BLOCK=BLOCK,
-                             ACC=acc_type(z.dtype))
+    _logsumexp_kernel[(n, )](
+        z, temperature, lse, z[0].numel(), BLOCK=BLOCK, ACC=acc_type(z.dtype))
     return lse
 
 
@@ -104,9 +106,16 @@ def triton_attention_backward(grad_pi: Tensor, z: Tensor, lse: Tensor,
     z = z.contiguous()
     n, s = z.shape[0], z[0].numel()
     grad_z = torch.empty_like(z)
-    _attention_backward_kernel[(n, )](grad_pi, z, temperature, lse, grad_z,
-                                      s, s / 3, BLOCK=BLOCK,
-                                      ACC=acc_type(z.dtype))
+    _attention_backward_kernel[(n, )](
+        grad_pi,
+        z,
+        temperature,
+        lse,
+        grad_z,
+        s,
+        s / 3,
+        BLOCK=BLOCK,
+        ACC=acc_type(z.dtype))
     return grad_z
 
 

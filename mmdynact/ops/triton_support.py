@@ -62,8 +62,8 @@ def unusable_reason(device: torch.device) -> Optional[str]:
     if _IMPORT_ERROR is not None:
         return f'Triton is not installed ({_IMPORT_ERROR})'
     if device.type == 'cuda':
-        return _cuda_probe(device.index if device.index is not None else
-                           torch.cuda.current_device())
+        return _cuda_probe(device.index if device.index is not None else torch.
+                           cuda.current_device())
     if device.type == 'cpu' and INTERPRETED:
         return None
     return (f'Triton kernels run on CUDA tensors, and on CPU tensors only '
@@ -237,5 +237,5 @@ def programs_per_sample(device: torch.device, n: int) -> int:
 @functools.lru_cache(maxsize=None)
 def _multiprocessors(index: Optional[int]) -> int:
     return torch.cuda.get_device_properties(
-        index if index is not None else torch.cuda.current_device()
-    ).multi_processor_count
+        index if index is not None else torch.cuda.current_device(
+        )).multi_processor_count

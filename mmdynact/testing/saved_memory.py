@@ -5,7 +5,8 @@ import torch
 from torch import Tensor
 
 
-def saved_tensor_bytes(fn: Callable[..., Tensor], *inputs) -> Tuple[int, Tensor]:
+def saved_tensor_bytes(fn: Callable[..., Tensor],
+                       *inputs) -> Tuple[int, Tensor]:
     """Run ``fn(*inputs)`` and count what autograd saves for its backward.
 
     Every distinct storage packed by autograd is counted once, inputs and

@@ -21,8 +21,12 @@ from .drawing import background, jitter, save_image, split_rng
 ROAD, SIDEWALK, BUILDING, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 8, 10, 11, 13
 #: BGR colours (Cityscapes palette)
 COLOURS = {
-    ROAD: (128, 64, 128), SIDEWALK: (232, 35, 244), BUILDING: (70, 70, 70),
-    VEGETATION: (35, 142, 107), SKY: (180, 130, 70), PERSON: (60, 20, 220),
+    ROAD: (128, 64, 128),
+    SIDEWALK: (232, 35, 244),
+    BUILDING: (70, 70, 70),
+    VEGETATION: (35, 142, 107),
+    SKY: (180, 130, 70),
+    PERSON: (60, 20, 220),
     CAR: (142, 0, 0)
 }
 CITIES = {'train': 'tinyburg', 'val': 'tinyheim'}
@@ -79,7 +83,9 @@ def write_cityscapes(root: Path,
         for frame in range(count):
             stem = f'{city}_000000_{frame:06d}'
             image, label = _scene(rng, height, width)
-            save_image(root / 'leftImg8bit' / split / city /
-                       f'{stem}_leftImg8bit.png', image)
-            save_image(root / 'gtFine' / split / city /
-                       f'{stem}_gtFine_labelTrainIds.png', label)
+            save_image(
+                root / 'leftImg8bit' / split / city /
+                f'{stem}_leftImg8bit.png', image)
+            save_image(
+                root / 'gtFine' / split / city /
+                f'{stem}_gtFine_labelTrainIds.png', label)

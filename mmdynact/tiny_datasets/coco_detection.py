@@ -30,8 +30,8 @@ def _place(rng: np.random.Generator, size: int, taken: List[np.ndarray],
     for _ in range(100):
         cx, cy = rng.uniform(radius + 2, size - radius - 2, size=2)
         box = np.array([cx - radius, cy - radius, cx + radius, cy + radius])
-        if all(box[0] > t[2] or box[2] < t[0] or box[1] > t[3]
-               or box[3] < t[1] for t in taken):
+        if all(box[0] > t[2] or box[2] < t[0] or box[1] > t[3] or box[3] < t[1]
+               for t in taken):
             taken.append(box)
             return cx, cy
     return None
@@ -60,8 +60,8 @@ def _image(rng: np.random.Generator, size: int, image_id: int,
                 image_id=image_id,
                 category_id=category + 1,
                 bbox=[round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
-                area=round(float(cv2.contourArea(points.astype(np.float32))),
-                           2),
+                area=round(
+                    float(cv2.contourArea(points.astype(np.float32))), 2),
                 segmentation=[[round(float(v), 2) for v in points.ravel()]],
                 iscrowd=0))
     return image, annotations

@@ -7,8 +7,8 @@ import numpy as np
 from .drawing import save_image, save_json, split_rng
 
 #: ``(rng, size, image_id, first_annotation_id) -> (image, annotations)``
-DrawImage = Callable[[np.random.Generator, int, int, int],
-                     Tuple[np.ndarray, List[dict]]]
+DrawImage = Callable[[np.random.Generator, int, int, int], Tuple[np.ndarray,
+                                                                 List[dict]]]
 
 
 def write_coco(root: Path, ann_name: str, draw_image: DrawImage,
@@ -26,15 +26,17 @@ def write_coco(root: Path, ann_name: str, draw_image: DrawImage,
         annotations: List[dict] = []
         for image_id in range(1, count + 1):
             file_name = f'{image_id:012d}.jpg'
-            image, anns = draw_image(rng, size, image_id,
-                                     len(annotations) + 1)
+            image, anns = draw_image(rng, size, image_id, len(annotations) + 1)
             save_image(root / f'{split}2017' / file_name, image)
             images.append(
-                dict(id=image_id, file_name=file_name, width=size,
-                     height=size))
+                dict(
+                    id=image_id, file_name=file_name, width=size, height=size))
             annotations += anns
         save_json(
             root / 'annotations' / f'{ann_name}_{split}2017.json',
-            dict(info=dict(description=description), licenses=[],
-                 images=images, annotations=annotations,
-                 categories=categories))
+            dict(
+                info=dict(description=description),
+                licenses=[],
+                images=images,
+                annotations=annotations,
+                categories=categories))

@@ -22,23 +22,31 @@ from .drawing import background
 
 KEYPOINTS = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear',
              'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow',
-             'left_wrist', 'right_wrist', 'left_hip', 'right_hip',
-             'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
+             'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee',
+             'right_knee', 'left_ankle', 'right_ankle')
 #: COCO's skeleton, 1-based keypoint indices
-SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12),
-            (7, 13), (6, 7), (6, 8), (7, 9), (8, 10), (9, 11), (2, 3),
-            (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7))
+SKELETON = ((16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13),
+            (6, 7), (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3),
+            (2, 4), (3, 5), (4, 6), (5, 7))
 #: a distinct BGR colour per keypoint (hues around the circle)
 DOT_COLOURS = [
-    tuple(int(c) for c in cv2.cvtColor(
-        np.uint8([[[i * 180 // len(KEYPOINTS), 255, 255]]]),
-        cv2.COLOR_HSV2BGR)[0, 0]) for i in range(len(KEYPOINTS))
+    tuple(
+        int(c) for c in cv2.cvtColor(
+            np.uint8([[[i * 180 //
+                        len(KEYPOINTS), 255, 255]]]), cv2.COLOR_HSV2BGR)[0, 0])
+    for i in range(len(KEYPOINTS))
 ]
 #: (x, y) of the head and torso keypoints relative to the hip centre, in
 #: body heights; limbs are added with random angles
 HEAD_AND_TORSO = {
-    0: (0.0, -0.42), 1: (0.03, -0.44), 2: (-0.03, -0.44), 3: (0.06, -0.42),
-    4: (-0.06, -0.42), 5: (0.11, -0.30), 6: (-0.11, -0.30), 11: (0.07, 0.0),
+    0: (0.0, -0.42),
+    1: (0.03, -0.44),
+    2: (-0.03, -0.44),
+    3: (0.06, -0.42),
+    4: (-0.06, -0.42),
+    5: (0.11, -0.30),
+    6: (-0.11, -0.30),
+    11: (0.07, 0.0),
     12: (-0.07, 0.0)
 }
 #: (joint, parent, length in body heights, mean angle from straight down)
@@ -67,12 +75,12 @@ def _draw(image: np.ndarray, points: np.ndarray, height: float) -> None:
                  tuple(np.round(points[b - 1]).astype(int)), (235, 235, 235),
                  thickness, cv2.LINE_AA)
     for point, colour in zip(points, DOT_COLOURS):
-        cv2.circle(image, tuple(np.round(point).astype(int)),
-                   thickness + 1, colour, -1, cv2.LINE_AA)
+        cv2.circle(image, tuple(np.round(point).astype(int)), thickness + 1,
+                   colour, -1, cv2.LINE_AA)
 
 
-def _annotation(points: np.ndarray, size: int, height: float,
-                image_id: int, ann_id: int) -> dict:
+def _annotation(points: np.ndarray, size: int, height: float, image_id: int,
+                ann_id: int) -> dict:
     inside = np.all((points >= 0) & (points <= size - 1), axis=1)
     keypoints = np.zeros((len(KEYPOINTS), 3))
     keypoints[inside, :2] = points[inside]

@@ -9,7 +9,9 @@ import numpy as np
 Colour = Sequence[int]
 
 
-def background(rng: np.random.Generator, height: int, width: int,
+def background(rng: np.random.Generator,
+               height: int,
+               width: int,
                colour: Colour = (120, 120, 120),
                noise: int = 12) -> np.ndarray:
     """An ``(H, W, 3)`` uint8 BGR image: ``colour`` plus uniform noise."""
@@ -18,35 +20,40 @@ def background(rng: np.random.Generator, height: int, width: int,
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
-def jitter(rng: np.random.Generator, colour: Colour,
+def jitter(rng: np.random.Generator,
+           colour: Colour,
            amount: int = 20) -> tuple:
     """``colour`` moved by up to ``amount`` per channel (a cv2 colour)."""
     moved = np.clip(
-        np.asarray(colour) + rng.integers(-amount, amount + 1, size=3), 0,
-        255)
+        np.asarray(colour) + rng.integers(-amount, amount + 1, size=3), 0, 255)
     return tuple(int(c) for c in moved)
 
 
-def regular_polygon(cx: float, cy: float, radius: float, corners: int,
+def regular_polygon(cx: float,
+                    cy: float,
+                    radius: float,
+                    corners: int,
                     angle: float = 0.0) -> np.ndarray:
     """``(corners, 2)`` float vertices of a regular polygon."""
     theta = angle + np.arange(corners) * 2 * np.pi / corners
-    return np.stack([cx + radius * np.sin(theta),
-                     cy - radius * np.cos(theta)], axis=1)
+    return np.stack([cx + radius * np.sin(theta), cy - radius * np.cos(theta)],
+                    axis=1)
 
 
 def fill_polygon(image: np.ndarray, points: np.ndarray,
                  colour: Colour) -> None:
     """Fill the polygon ``points`` (``(N, 2)`` x, y) in ``image``."""
-    cv2.fillPoly(image, [np.round(points).astype(np.int32)], colour,
-                 lineType=cv2.LINE_AA)
+    cv2.fillPoly(
+        image, [np.round(points).astype(np.int32)],
+        colour,
+        lineType=cv2.LINE_AA)
 
 
 def save_image(path: Path, image: np.ndarray) -> None:
     """Write ``image`` (BGR or single channel) as the suffix says."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix in (
-        '.jpg', '.jpeg', '.JPEG') else []
+    jpeg = path.suffix in ('.jpg', '.jpeg', '.JPEG')
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else []
     if not cv2.imwrite(str(path), image, params):
         raise OSError(f'could not write {path}')
 

@@ -43,8 +43,8 @@ def write_imagenet(root: Path,
                    size: int = 64,
                    seed: int = 0) -> None:
     """Write the data set under ``root`` (see the module docstring)."""
-    for split, per_class in (('train', per_class_train),
-                             ('val', per_class_val)):
+    for split, per_class in (('train', per_class_train), ('val',
+                                                          per_class_val)):
         rng = split_rng(seed, split)
         lines: List[str] = []
         for n in range(per_class * NUM_CLASSES):

@@ -54,8 +54,8 @@ class AconProbe(LayerProbe):
 
     def observe(self, x: Tensor, output: Tensor) -> None:
         p1, p2, beta = (
-            value.detach().double().cpu().expand(-1, self.channels, 1, 1)
-            .reshape(-1, self.channels).numpy()
+            value.detach().double().cpu().expand(
+                -1, self.channels, 1, 1).reshape(-1, self.channels).numpy()
             for value in acon_parameters(self.module, x))
         self._p1, self._p2 = p1[0], p2[0]
         if self.kind == 'meta_acon' or not self._beta:
@@ -67,15 +67,16 @@ class AconProbe(LayerProbe):
         return np.concatenate(self._beta)
 
     def summary(self) -> Dict[str, Any]:
-        return dict(beta=describe(self.beta),
-                    p1_minus_p2=describe(self._p1 - self._p2),
-                    p2=describe(self._p2))
+        return dict(
+            beta=describe(self.beta),
+            p1_minus_p2=describe(self._p1 - self._p2),
+            p2=describe(self._p2))
 
     def summary_text(self) -> str:
         stats = self.summary()
-        return ' | '.join(
-            f'{key} {value["mean"]:.3f} ({value["p05"]:.3f}..'
-            f'{value["p95"]:.3f})' for key, value in stats.items())
+        return ' | '.join(f'{key} {value["mean"]:.3f} ({value["p05"]:.3f}..'
+                          f'{value["p95"]:.3f})'
+                          for key, value in stats.items())
 
     def spread(self) -> Dict[str, np.ndarray]:
         return dict(beta=self.beta.ravel())
@@ -87,8 +88,12 @@ class AconProbe(LayerProbe):
         channels = curve_channels(self.channels)
         for color, channel in zip(channel_colors(len(channels)), channels):
             for n in range(beta.shape[0]):
-                ax.plot(xs, acon_curve(xs, self._p1[channel],
-                                       self._p2[channel], beta[n, channel]),
-                        color=color, lw=0.8, alpha=0.6,
-                        label=f'c{channel}' if n == 0 else None)
+                ax.plot(
+                    xs,
+                    acon_curve(xs, self._p1[channel], self._p2[channel],
+                               beta[n, channel]),
+                    color=color,
+                    lw=0.8,
+                    alpha=0.6,
+                    label=f'c{channel}' if n == 0 else None)
         ax.plot(xs, np.maximum(xs, 0), 'k--', lw=0.8, label='ReLU')

@@ -45,8 +45,9 @@ def plot_activations(config: str,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     model = load_model(cfg, checkpoint, device)
-    batches = (image_batches(images, image_size)
-               if images else dataset_batches(cfg, num_images))
+    batches = (
+        image_batches(images, image_size) if images else dataset_batches(
+            cfg, num_images))
     with use_backend(backend), probing(model, layers) as probes:
         count = run(model, batches)
     source = 'given images' if images else 'test data set images'

@@ -58,8 +58,8 @@ class DyReLUProbe(LayerProbe):
     def summary_text(self) -> str:
         stats = self.summary()
         parts = [
-            f'{key} {_range_text(stats[key])}'
-            for key in stats if key[0] in 'ab'
+            f'{key} {_range_text(stats[key])}' for key in stats
+            if key[0] in 'ab'
         ]
         if 'pi_mean' in stats:
             parts.append(f'pi mean {stats["pi_mean"]:.3f}, '
@@ -81,6 +81,11 @@ class DyReLUProbe(LayerProbe):
             for n in range(a.shape[0]):
                 ys = (a[n, channel, :, None] * xs +
                       b[n, channel, :, None]).max(axis=0)
-                ax.plot(xs, ys, color=color, lw=0.8, alpha=0.6,
-                        label=f'c{channel}' if n == 0 else None)
+                ax.plot(
+                    xs,
+                    ys,
+                    color=color,
+                    lw=0.8,
+                    alpha=0.6,
+                    label=f'c{channel}' if n == 0 else None)
         ax.plot(xs, np.maximum(xs, 0), 'k--', lw=0.8, label='ReLU')

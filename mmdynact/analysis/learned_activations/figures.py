@@ -28,13 +28,15 @@ def curve_pages(probes: Sequence[LayerProbe], title: str) -> List[Figure]:
         chunk = probes[start:start + PER_PAGE]
         rows = -(-len(chunk) // COLUMNS)
         columns = min(len(chunk), COLUMNS)
-        figure = Figure(figsize=(3.4 * columns, 2.9 * rows + 0.6),
-                        layout='constrained')
+        figure = Figure(
+            figsize=(3.4 * columns, 2.9 * rows + 0.6), layout='constrained')
         axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
         for ax, probe in zip(axes, chunk):
             probe.plot(ax)
-            ax.set_title(f'{short_name(probe.name)}\n{probe.type_name}, '
-                         f'C={probe.channels}', fontsize=8)
+            ax.set_title(
+                f'{short_name(probe.name)}\n{probe.type_name}, '
+                f'C={probe.channels}',
+                fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             ax.set_xlabel('input x', fontsize=7)
@@ -55,28 +57,29 @@ def spread_figure(probes: Sequence[LayerProbe], title: str) -> Figure:
     keys = list(probes[0].spread())
     width = 1.0 / (len(keys) + 1)
     longest = max(len(short_name(probe.name)) for probe in probes)
-    figure = Figure(figsize=(max(6.0, 0.2 * len(probes) * len(keys) + 1.5),
-                             3.5 + 0.08 * longest), layout='constrained')
+    figure = Figure(
+        figsize=(max(6.0, 0.2 * len(probes) * len(keys) + 1.5),
+                 3.5 + 0.08 * longest),
+        layout='constrained')
     ax = figure.subplots()
     positions = np.arange(len(probes))
     for index, key in enumerate(keys):
         offset = (index - (len(keys) - 1) / 2) * width
         color = SPREAD_COLORS[index % len(SPREAD_COLORS)]
-        boxes = ax.boxplot(
-            [probe.spread()[key] for probe in probes],
-            positions=positions + offset,
-            widths=width * 0.9,
-            whis=(5, 95),
-            showfliers=False,
-            patch_artist=True)
+        boxes = ax.boxplot([probe.spread()[key] for probe in probes],
+                           positions=positions + offset,
+                           widths=width * 0.9,
+                           whis=(5, 95),
+                           showfliers=False,
+                           patch_artist=True)
         for box in boxes['boxes']:
             box.set(facecolor=color, alpha=0.5)
         ax.plot([], [], color=color, lw=6, alpha=0.5, label=key)
     ax.set_xticks(positions)
     ax.set_xticklabels([short_name(probe.name) for probe in probes],
-                       rotation=90, fontsize=7)
+                       rotation=90,
+                       fontsize=7)
     ax.grid(axis='y', alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f'{title}\n(boxes: quartiles, whiskers: 5-95%)',
-                 fontsize=10)
+    ax.set_title(f'{title}\n(boxes: quartiles, whiskers: 5-95%)', fontsize=10)
     return figure

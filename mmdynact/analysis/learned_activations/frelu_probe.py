@@ -29,13 +29,15 @@ class FReLUProbe(LayerProbe):
         wins = funnel > x
         self._wins += wins.sum(dim=(0, 2, 3)).cpu().numpy()
         self._positions += x.numel() // x.shape[1]
-        picks = torch.randint(0, x.numel(), (POINTS_PER_CALL, ),
-                              generator=self._generator).to(x.device)
+        picks = torch.randint(
+            0, x.numel(), (POINTS_PER_CALL, ),
+            generator=self._generator).to(x.device)
         self._points.append(
-            torch.stack([x.flatten()[picks],
-                         torch.maximum(x, funnel).flatten()[picks],
-                         wins.flatten()[picks].to(x.dtype)]).double().cpu()
-            .numpy())
+            torch.stack([
+                x.flatten()[picks],
+                torch.maximum(x, funnel).flatten()[picks],
+                wins.flatten()[picks].to(x.dtype)
+            ]).double().cpu().numpy())
 
     @property
     def win_fraction(self) -> float:
@@ -48,9 +50,9 @@ class FReLUProbe(LayerProbe):
         return self._wins / self._positions
 
     def summary(self) -> Dict[str, Any]:
-        return dict(win_fraction=self.win_fraction,
-                    channel_win_fraction=describe(
-                        self.channel_win_fractions))
+        return dict(
+            win_fraction=self.win_fraction,
+            channel_win_fraction=describe(self.channel_win_fractions))
 
     def summary_text(self) -> str:
         channels = self.summary()['channel_win_fraction']
@@ -65,9 +67,14 @@ class FReLUProbe(LayerProbe):
         x, y, won = np.concatenate(self._points, axis=1)
         low, high = self.input_range()
         won = won > 0
-        ax.scatter(x[~won], y[~won], s=2, color='tab:blue', alpha=0.4,
-                   label='x wins')
-        ax.scatter(x[won], y[won], s=2, color='tab:orange', alpha=0.4,
-                   label='T(x) wins')
+        ax.scatter(
+            x[~won], y[~won], s=2, color='tab:blue', alpha=0.4, label='x wins')
+        ax.scatter(
+            x[won],
+            y[won],
+            s=2,
+            color='tab:orange',
+            alpha=0.4,
+            label='T(x) wins')
         ax.plot([low, high], [low, high], 'k--', lw=0.8, label='y = x')
         ax.set_xlim(low, high)

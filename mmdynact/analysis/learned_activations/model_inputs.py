@@ -25,8 +25,8 @@ def load_model(cfg: Config, checkpoint: str, device: str = 'cpu') -> nn.Module:
         cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
     model = model_for_analysis(cfg)[0].model
     trust_local_checkpoints()
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
-                    logger='silent')
+    load_checkpoint(
+        model, checkpoint, map_location='cpu', strict=True, logger='silent')
     return model.to(device).eval()
 
 

@@ -18,8 +18,12 @@ def describe(values: np.ndarray) -> Dict[str, float]:
     """Mean, 5th and 95th percentile, min and max of ``values``."""
     values = np.asarray(values, dtype=np.float64).ravel()
     p05, p95 = np.percentile(values, (5, 95))
-    return dict(mean=float(values.mean()), p05=float(p05), p95=float(p95),
-                min=float(values.min()), max=float(values.max()))
+    return dict(
+        mean=float(values.mean()),
+        p05=float(p05),
+        p95=float(p95),
+        min=float(values.min()),
+        max=float(values.max()))
 
 
 def curve_channels(channels: int) -> np.ndarray:
@@ -72,8 +76,8 @@ class LayerProbe:
                  output: Tensor) -> None:
         x = args[0].detach()
         flat = x.flatten()
-        picks = torch.randint(0, flat.numel(), (SAMPLES_PER_CALL, ),
-                              generator=self._generator)
+        picks = torch.randint(
+            0, flat.numel(), (SAMPLES_PER_CALL, ), generator=self._generator)
         self._samples.append(flat[picks.to(flat.device)].float().cpu())
         self.calls += 1
         with torch.no_grad():

@@ -40,10 +40,9 @@ def probing(model: nn.Module,
             probes.append(PROBES[module.spec.probe](name, module))
         found.append(name)
     if not found:
-        raise ValueError(
-            'the model has no mmdynact activation layer (' +
-            ', '.join(ACTIVATIONS) +
-            '); is act_cfg set to one of them in the config?')
+        raise ValueError('the model has no mmdynact activation layer (' +
+                         ', '.join(ACTIVATIONS) +
+                         '); is act_cfg set to one of them in the config?')
     if not probes:
         raise ValueError(f'layers={layers!r} matches none of the '
                          f'activation layers: {", ".join(found)}')

@@ -45,16 +45,17 @@ def write_report(probes: Sequence[LayerProbe], out_dir: str,
     written.append(out / 'summary.txt')
     written[-1].write_text(summary_text(probes, header))
     written.append(out / 'summary.json')
-    written[-1].write_text(
-        json.dumps(summary_json(probes, header), indent=1))
+    written[-1].write_text(json.dumps(summary_json(probes, header), indent=1))
     return written
 
 
 def summary_text(probes: Sequence[LayerProbe], header: str) -> str:
     """One line per layer: name, type, channels, its statistics."""
     width = max(len(short_name(probe.name)) for probe in probes)
-    lines = [header, '(mean (5th..95th percentile) over channels and '
-             'inputs)', '']
+    lines = [
+        header, '(mean (5th..95th percentile) over channels and '
+        'inputs)', ''
+    ]
     for probe in probes:
         lines.append(f'{short_name(probe.name):<{width}}  '
                      f'{probe.type_name:<9} C={probe.channels:<5} '
@@ -67,7 +68,10 @@ def summary_json(probes: Sequence[LayerProbe], header: str) -> Dict:
     return dict(
         header=header,
         layers=[
-            dict(name=probe.name, type=probe.type_name,
-                 channels=probe.channels, inputs=probe.calls,
-                 **probe.summary()) for probe in probes
+            dict(
+                name=probe.name,
+                type=probe.type_name,
+                channels=probe.channels,
+                inputs=probe.calls,
+                **probe.summary()) for probe in probes
         ])

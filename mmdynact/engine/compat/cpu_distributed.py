@@ -43,8 +43,7 @@ def _mpi_env(port: Optional[int]) -> Dict[str, str]:
         MASTER_PORT=str(port or os.environ.get('MASTER_PORT', DEFAULT_PORT)))
 
 
-def launcher_env(launcher: str,
-                 port: Optional[int] = None) -> Dict[str, str]:
+def launcher_env(launcher: str, port: Optional[int] = None) -> Dict[str, str]:
     """The ``RANK``/``WORLD_SIZE``/... variables ``launcher`` implies.
 
     ``pytorch`` (torchrun) sets them itself; ``slurm`` and ``mpi`` are
@@ -84,8 +83,9 @@ def init_cpu_distributed(launcher: str,
         raise ValueError(f'env_cfg.dist_cfg.init_backend={init_backend!r} '
                          'needs a GPU; remove it to train on CPU')
     if backend in GPU_BACKENDS:
-        print_log(f'No GPU: distributed backend {backend!r} -> gloo',
-                  logger='current')
+        print_log(
+            f'No GPU: distributed backend {backend!r} -> gloo',
+            logger='current')
         backend = 'gloo'
     os.environ.update(launcher_env(launcher, port))
     if timeout is not None:

@@ -56,8 +56,9 @@ class PortableRunner(Runner):
         else:
             wrapper_cfg = copy.deepcopy(dict(model_wrapper_cfg))
         wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
-        if issubclass(MODEL_WRAPPERS.get(wrapper_cfg['type']),
-                      DistributedDataParallel):
+        if issubclass(
+                MODEL_WRAPPERS.get(wrapper_cfg['type']),
+                DistributedDataParallel):
             wrapper_cfg['device_ids'] = None
         return MODEL_WRAPPERS.build(
             wrapper_cfg, default_args=dict(module=model))

@@ -25,8 +25,7 @@ def load_trusted_local(filename: str, map_location: Optional[str] = None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location,
-                      weights_only=False)
+    return torch.load(filename, map_location=map_location, weights_only=False)
 
 
 def trust_local_checkpoints() -> None:

@@ -24,8 +24,11 @@ from mmdynact.ops.pooling import SpatialMeanFunction
 from .base import ChannelActivation
 from .registry import ActivationSpec, register_activation
 
-_ACON = ActivationSpec(kernels=(AconFunction, ), probe='acon',
-                       cpu_time_target=0.6, gpu_time_target=2.0)
+_ACON = ActivationSpec(
+    kernels=(AconFunction, ),
+    probe='acon',
+    cpu_time_target=0.6,
+    gpu_time_target=2.0)
 
 
 def acon_formula(x: Tensor, p1, p2, beta) -> Tensor:
@@ -43,13 +46,13 @@ def _channel_param(channels: int, init: str) -> nn.Parameter:
 class AconA(ChannelActivation):
     """ACON-A: ``y = x * sigmoid(beta x)``, learnable ``beta`` per channel."""
 
-    def __init__(self, channels: Optional[int] = None,
+    def __init__(self,
+                 channels: Optional[int] = None,
                  inplace: bool = False) -> None:
         super().__init__(channels, inplace)
         self.beta = _channel_param(self.channels, 'ones')
         self.register_buffer('one', torch.ones(1, 1, 1, 1), persistent=False)
-        self.register_buffer(
-            'zero', torch.zeros(1, 1, 1, 1), persistent=False)
+        self.register_buffer('zero', torch.zeros(1, 1, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
@@ -63,7 +66,8 @@ class AconA(ChannelActivation):
 class AconB(ChannelActivation):
     """ACON-B: ``y = (1 - p) x sigmoid(beta (1 - p) x) + p x``, per channel."""
 
-    def __init__(self, channels: Optional[int] = None,
+    def __init__(self,
+                 channels: Optional[int] = None,
                  inplace: bool = False) -> None:
         super().__init__(channels, inplace)
         self.p = _channel_param(self.channels, 'randn')
@@ -86,7 +90,8 @@ class AconC(ChannelActivation):
     shaped ``(1, C, 1, 1)``.
     """
 
-    def __init__(self, channels: Optional[int] = None,
+    def __init__(self,
+                 channels: Optional[int] = None,
                  inplace: bool = False) -> None:
         super().__init__(channels, inplace)
         self.p1 = _channel_param(self.channels, 'randn')
@@ -102,8 +107,11 @@ class AconC(ChannelActivation):
 
 
 @register_activation(
-    ActivationSpec(kernels=(SpatialMeanFunction, AconFunction), probe='acon',
-                   cpu_time_target=0.6, gpu_time_target=2.0))
+    ActivationSpec(
+        kernels=(SpatialMeanFunction, AconFunction),
+        probe='acon',
+        cpu_time_target=0.6,
+        gpu_time_target=2.0))
 class MetaAconC(ChannelActivation):
     """Meta-ACON: ACON-C with ``beta = sigmoid(G(x))`` per sample and channel.
 
@@ -153,14 +161,14 @@ class MetaAconC(ChannelActivation):
                 '(N, C, 1, 1) input, which cannot train on a batch of one; '
                 'use norm_cfg=None (the default) or a larger batch')
         pooled = pooled.to(self.fc1.weight.dtype)[:, :, None, None]
-        return torch.sigmoid(self.norm2(self.fc2(self.norm1(
-            self.fc1(pooled)))))
+        return torch.sigmoid(
+            self.norm2(self.fc2(self.norm1(self.fc1(pooled)))))
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         fold = folded_input_gradient(x)
-        beta = self._generate_beta(spatial_mean(x, fold, 'MetaAconC'),
-                                   x.shape[0])
+        beta = self._generate_beta(
+            spatial_mean(x, fold, 'MetaAconC'), x.shape[0])
         return acon(x, self.p1, self.p2, beta, fold, 'MetaAconC')
 
     def formula(self, x: Tensor) -> Tensor:

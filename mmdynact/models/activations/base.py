@@ -25,7 +25,8 @@ class ChannelActivation(nn.Module):
     #: set by :func:`~.registry.register_activation`
     spec: ClassVar[ActivationSpec]
 
-    def __init__(self, channels: Optional[int] = None,
+    def __init__(self,
+                 channels: Optional[int] = None,
                  inplace: bool = False) -> None:
         super().__init__()
         name = type(self).__name__
@@ -34,8 +35,8 @@ class ChannelActivation(nn.Module):
                 f'{name} needs the number of channels of its input. '
                 f"mmcv's ConvModule passes it by itself; elsewhere write "
                 f"act_cfg=dict(type='{name}', channels=<channels>).")
-        if isinstance(channels, bool) or not isinstance(
-                channels, int) or channels < 1:
+        if isinstance(channels,
+                      bool) or not isinstance(channels, int) or channels < 1:
             raise ValueError(f'{name}: channels must be a positive int, '
                              f'got {channels!r}')
         self.channels = channels
@@ -45,8 +46,8 @@ class ChannelActivation(nn.Module):
         if x.dim() in self.input_ranks and x.shape[1] == self.channels:
             return
         layouts = ' or '.join(
-            '(N, {}{})'.format(self.channels, ', H, W' if rank == 4 else
-                               ', L') for rank in self.input_ranks)
+            '(N, {}{})'.format(self.channels, ', H, W' if rank == 4 else ', L')
+            for rank in self.input_ranks)
         raise ValueError(f'{type(self).__name__}(channels={self.channels}) '
                          f'expects input {layouts}, got shape '
                          f'{tuple(x.shape)}')

@@ -70,7 +70,8 @@ def _fill_act_channels(init):
             arguments.get('act_cfg'), arguments['in_channels'],
             arguments['out_channels'], arguments.get('order', default_order))
         if channels is not None:
-            arguments['act_cfg'] = dict(arguments['act_cfg'], channels=channels)
+            arguments['act_cfg'] = dict(
+                arguments['act_cfg'], channels=channels)
         init(*bound.args, **bound.kwargs)
 
     __init__.fills_act_channels = True

@@ -79,10 +79,12 @@ class _DyReLU(ChannelActivation):
         self.fc1 = nn.Linear(channels, hidden)
         self.fc2 = nn.Linear(hidden, 2 * k * self.coef_channels)
         self.register_buffer(
-            'init_a', torch.tensor(init_a, dtype=torch.float),
+            'init_a',
+            torch.tensor(init_a, dtype=torch.float),
             persistent=False)
         self.register_buffer(
-            'init_b', torch.tensor(init_b, dtype=torch.float),
+            'init_b',
+            torch.tensor(init_b, dtype=torch.float),
             persistent=False)
 
     def hyper_function(self, pooled: Tensor) -> Tensor:
@@ -111,8 +113,14 @@ class _DyReLU(ChannelActivation):
         fold = folded_input_gradient(x)
         theta = self.hyper_function(spatial_mean(x, fold, name))
         return piecewise_linear_max(
-            x, theta, self.init_a, self.init_b, self.lambda_a,
-            self.lambda_b, fold=fold, layer=name)
+            x,
+            theta,
+            self.init_a,
+            self.init_b,
+            self.lambda_a,
+            self.lambda_b,
+            fold=fold,
+            layer=name)
 
     def formula(self, x: Tensor) -> Tensor:
         a, b = self.coefficients(x)
@@ -136,7 +144,9 @@ def _per_channel(coef: Tensor, ndim: int) -> Tensor:
 
 _DYRELU_AB = ActivationSpec(
     kernels=(SpatialMeanFunction, PiecewiseLinearMaxFunction),
-    probe='dyrelu', cpu_time_target=0.15, gpu_time_target=2.0)
+    probe='dyrelu',
+    cpu_time_target=0.15,
+    gpu_time_target=2.0)
 
 
 @register_activation(_DYRELU_AB)
@@ -159,7 +169,9 @@ class DyReLUB(_DyReLU):
 @register_activation(
     ActivationSpec(
         kernels=(SpatialMeanProjectionFunction, PiecewiseLinearMaxFunction),
-        probe='dyrelu', cpu_time_target=0.15, gpu_time_target=3.0))
+        probe='dyrelu',
+        cpu_time_target=0.15,
+        gpu_time_target=3.0))
 class DyReLUC(_DyReLU):
     """DY-ReLU-C: ``y = pi * max_k(a_c^k x + b_c^k)``, per channel+position.
 
@@ -214,16 +226,18 @@ class DyReLUC(_DyReLU):
         conv = self.spatial_conv  # a 1x1 conv to one channel
         pooled, z = spatial_mean_projection(x, conv.weight, conv.bias, fold,
                                             name)
-        return piecewise_linear_max(
-            x, self.hyper_function(pooled), self.init_a, self.init_b,
-            self.lambda_a, self.lambda_b,
-            (self.spatial_norm(z), self._temperature), fold, name)
+        return piecewise_linear_max(x, self.hyper_function(pooled),
+                                    self.init_a, self.init_b, self.lambda_a,
+                                    self.lambda_b,
+                                    (self.spatial_norm(z), self._temperature),
+                                    fold, name)
 
     def formula(self, x: Tensor) -> Tensor:
         """Per-position coefficients ``pi_hw a_c^k``, ``pi_hw b_c^k``."""
         a, b = self.coefficients(x)
         pi = self.spatial_attention(x).unsqueeze(-1)
-        return _stacked_max(x, _per_channel(a, 4) * pi,
+        return _stacked_max(x,
+                            _per_channel(a, 4) * pi,
                             _per_channel(b, 4) * pi)
 
     def extra_repr(self) -> str:

@@ -22,8 +22,11 @@ from .registry import ActivationSpec, register_activation
 
 
 @register_activation(
-    ActivationSpec(kernels=(FunnelMaxFunction, ), probe='frelu',
-                   cpu_time_target=1.0, gpu_time_target=3.0))
+    ActivationSpec(
+        kernels=(FunnelMaxFunction, ),
+        probe='frelu',
+        cpu_time_target=1.0,
+        gpu_time_target=3.0))
 class FReLU(ChannelActivation):
     """``y = max(x, BN(DWConv_kxk(x)))``, input ``(N, C, H, W)``.
 
@@ -91,8 +94,8 @@ class FReLU(ChannelActivation):
 
 def _fusable(norm: nn.Module) -> bool:
     """Whether ``norm`` is a single-process batch norm we can fuse."""
-    return isinstance(norm, _BatchNorm) and not isinstance(
-        norm, nn.SyncBatchNorm)
+    return isinstance(norm,
+                      _BatchNorm) and not isinstance(norm, nn.SyncBatchNorm)
 
 
 def _update_running_stats(norm: _BatchNorm, mean: Tensor, var: Tensor,
@@ -105,5 +108,5 @@ def _update_running_stats(norm: _BatchNorm, mean: Tensor, var: Tensor,
               if norm.momentum is None else norm.momentum)
     with torch.no_grad():
         norm.running_mean.lerp_(mean.flatten().to(norm.running_mean), factor)
-        norm.running_var.lerp_((var.flatten() * count / (count - 1)).to(
-            norm.running_var), factor)
+        norm.running_var.lerp_(
+            (var.flatten() * count / (count - 1)).to(norm.running_var), factor)

@@ -44,7 +44,7 @@ ACTIVATIONS: Dict[str, Type['ChannelActivation']] = {}
 
 
 def register_activation(
-        spec: ActivationSpec
+    spec: ActivationSpec
 ) -> Callable[[Type['ChannelActivation']], Type['ChannelActivation']]:
     """Class decorator: register a layer in ``MODELS`` and
     :data:`ACTIVATIONS` with its ``spec``."""

@@ -85,8 +85,9 @@ class _ActBlock:
             conv2=self.mid_channels,
             add=self.out_channels)
         self.act = nn.ModuleDict({
-            position: build_activation(act_cfgs[position], channels[position])
-            for position in self.positions
+            pos:
+            build_activation(act_cfgs[pos], channels[pos])
+            for pos in self.positions
         })
 
     def residual(self, x: Tensor) -> Tensor:
@@ -120,6 +121,10 @@ class ActBasicBlock(_ActBlock, BasicBlock):
     layout = (('conv1', 'norm1', 'conv1'), ('conv2', 'norm2', None))
 
 
+#: mmpretrain's ResNet block -> ours
+_ACT_BLOCKS = {Bottleneck: ActBottleneck, BasicBlock: ActBasicBlock}
+
+
 class ActResNet(ResNet):
     """ResNet (V1b stem) whose activations are placed per position and stage.
 
@@ -148,8 +153,7 @@ class ActResNet(ResNet):
     """
 
     arch_settings = {
-        depth: ({Bottleneck: ActBottleneck, BasicBlock: ActBasicBlock}[block],
-                stage_blocks)
+        depth: (_ACT_BLOCKS[block], stage_blocks)
         for depth, (block, stage_blocks) in ResNet.arch_settings.items()
     }
 
@@ -192,8 +196,7 @@ class ActResNet(ResNet):
                         num_stages: int) -> Tuple[int, ...]:
         if stages is None:
             return tuple(range(num_stages))
-        if not all(isinstance(s, int) and 0 <= s < num_stages
-                   for s in stages):
+        if not all(isinstance(s, int) and 0 <= s < num_stages for s in stages):
             raise ValueError(
                 f'{type(self).__name__}: act_stages must be stage indices in '
                 f'0..{num_stages - 1} (or None for all), got {stages!r}')
@@ -202,11 +205,11 @@ class ActResNet(ResNet):
     def block_act_cfgs(self, block: type, stage: int) -> Dict[str, dict]:
         """Activation config of each position of ``block`` in ``stage``."""
         in_stage = stage in self.act_stages
-        return {
-            position: self.act_cfg if in_stage and set(names) & set(
-                self.act_positions) else RELU
-            for position, names in block.positions.items()
-        }
+        cfgs = {}
+        for position, names in block.positions.items():
+            selected = in_stage and set(names) & set(self.act_positions)
+            cfgs[position] = self.act_cfg if selected else RELU
+        return cfgs
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         super()._make_stem_layer(in_channels, stem_channels)

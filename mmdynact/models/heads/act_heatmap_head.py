@@ -51,9 +51,9 @@ class ActHeatmapHead(HeatmapHead):
         super().__init__(*args, **kwargs)
 
     def _make_deconv_layers(self, *args, **kwargs) -> nn.Module:
-        return replace_relus(
-            super()._make_deconv_layers(*args, **kwargs), self.act_cfg)
+        return replace_relus(super()._make_deconv_layers(*args, **kwargs),
+                             self.act_cfg)
 
     def _make_conv_layers(self, *args, **kwargs) -> nn.Module:
-        return replace_relus(
-            super()._make_conv_layers(*args, **kwargs), self.act_cfg)
+        return replace_relus(super()._make_conv_layers(*args, **kwargs),
+                             self.act_cfg)

@@ -23,8 +23,10 @@ def _checkpoints(node: Any, key: str) -> Iterator[Tuple[str, Any]]:
         if name == 'pretrained' and isinstance(value, str):
             yield path, value
         elif name == 'init_cfg':
-            inits = (enumerate(value) if isinstance(value, (list, tuple))
-                     else [(None, value)])
+            inits = (
+                enumerate(value) if isinstance(value,
+                                               (list, tuple)) else [(None,
+                                                                     value)])
             for index, init in inits:
                 if isinstance(init, dict) and init.get('type') == 'Pretrained':
                     at = path if index is None else f'{path}[{index}]'
@@ -33,8 +35,9 @@ def _checkpoints(node: Any, key: str) -> Iterator[Tuple[str, Any]]:
             yield from _checkpoints(value, path)
 
 
-def missing_pretrained_checkpoints(
-        model_cfg: dict, key: str = 'model') -> List[Tuple[str, Any]]:
+def missing_pretrained_checkpoints(model_cfg: dict,
+                                   key: str = 'model'
+                                   ) -> List[Tuple[str, Any]]:
     """The pretrained checkpoints of ``model_cfg`` that are not local files.
 
     Looks at every ``init_cfg`` of type ``Pretrained`` and every string
@@ -52,8 +55,8 @@ def missing_pretrained_checkpoints(
     """
     return [(path, checkpoint)
             for path, checkpoint in _checkpoints(model_cfg, key)
-            if not (checkpoint and ('://' in str(checkpoint)
-                                    or osp.isfile(checkpoint)))]
+            if not (checkpoint and
+                    ('://' in str(checkpoint) or osp.isfile(checkpoint)))]
 
 
 def check_pretrained_checkpoints(model_cfg: dict, key: str = 'model') -> None:
