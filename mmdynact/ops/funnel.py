@@ -28,10 +28,10 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import acc_dtype
-from .triton_support import (acc_type, dense, kernel_input, next_power_of_2,
-                             programs_per_sample, row_program, row_tile,
-                             tile_offsets, tiling, tl, triton)
+from .layout import acc_dtype, as_3d, from_3d, per_channel
+from .triton_support import (acc_type, dense, kernel_input, match_layout,
+                             next_power_of_2, programs_per_sample, row_program,
+                             row_tile, tile_offsets, tiling, tl, triton)
 
 # ---------------------------------------------------------------- Triton
 
@@ -481,18 +481,22 @@ def _conv(x: Tensor, kernel: Tensor) -> Tensor:
         groups=x.shape[1])
 
 
-def _per_channel(values: Optional[Tensor], default: float,
-                 dtype: torch.dtype) -> Tensor:
+def _per_channel(values: Optional[Tensor], default: float, like: Tensor,
+                 channel_dim: int) -> Tensor:
+    """Per-channel values ``(C, )`` (None: ``default``) against the 3D view
+    ``like`` of :func:`~.layout.as_3d`."""
     if values is None:
-        return torch.full((1, 1, 1, 1), default, dtype=dtype)
-    return values.to(dtype).view(1, -1, 1, 1)
+        return torch.full((1, 1, 1),
+                          default,
+                          dtype=like.dtype,
+                          device=like.device)
+    return per_channel(values.to(like.dtype).view(1, -1), channel_dim)
 
 
-def _affine(bn_w, bn_b, mean, var, eps, dtype):
-    invstd = torch.rsqrt(var.to(dtype).view(1, -1, 1, 1) + eps)
-    gamma = _per_channel(bn_w, 1.0, dtype).to(invstd.device)
-    beta = _per_channel(bn_b, 0.0, dtype).to(invstd.device)
-    return mean.to(dtype).view(1, -1, 1, 1), invstd, gamma, beta
+def _channel_sum(t: Tensor, channel_dim: int) -> Tensor:
+    """Sum of a 3D view per channel: positions first (contiguous), then the
+    samples (inductor fuses this far better than one reduction over both)."""
+    return t.sum(3 - channel_dim).sum(0)
 
 
 @torch_kernel
@@ -501,36 +505,57 @@ def _torch_norm_max(x: Tensor, conv: Tensor, bn_w: Optional[Tensor],
                     var: Optional[Tensor], eps: float):
     """``(max(x, BN(conv)), mean, var)``, batch statistics when ``mean`` is
     None."""
-    dtype = acc_dtype(x)
-    conv = conv.to(dtype)
+    x3, channel_dim = as_3d(x)
+    c3 = as_3d(conv)[0].to(acc_dtype(x))
     if mean is None:
-        var, mean = torch.var_mean(conv, dim=(0, 2, 3), correction=0)
-    mean4, invstd, gamma, beta = _affine(bn_w, bn_b, mean, var, eps, dtype)
-    t = (conv - mean4) * (invstd * gamma) + beta
-    return torch.maximum(x.to(dtype), t).to(x.dtype), mean, var
+        count = x.numel() // x.shape[1]
+        mean = _channel_sum(c3, channel_dim) / count
+        centred = c3 - per_channel(mean.view(1, -1), channel_dim)
+        var = _channel_sum(centred * centred, channel_dim) / count
+    scale = _per_channel(bn_w, 1.0, c3, channel_dim) * per_channel(
+        torch.rsqrt(var.to(c3.dtype) + eps).view(1, -1), channel_dim)
+    t = (c3 - per_channel(mean.to(c3.dtype).view(1, -1), channel_dim)) * \
+        scale + _per_channel(bn_b, 0.0, c3, channel_dim)
+    y = torch.maximum(x3.to(c3.dtype), t).to(x.dtype)
+    return from_3d(y, x, channel_dim), mean, var
+
+
+def _norm_4d(bn_w: Optional[Tensor], bn_b: Optional[Tensor], mean: Tensor,
+             var: Tensor, eps: float, dtype: torch.dtype) -> tuple:
+    """The batch norm's per-channel ``(scale, shift, mean, invstd, gamma)``,
+    each ``(1, C, 1, 1)``; ``t = scale conv + shift``."""
+    invstd = torch.rsqrt(var.to(dtype) + eps)
+    gamma = torch.ones_like(invstd) if bn_w is None else bn_w.to(dtype)
+    beta = torch.zeros_like(invstd) if bn_b is None else bn_b.to(dtype)
+    scale = gamma * invstd
+    shift = beta - mean.to(dtype) * scale
+    return tuple(
+        t.view(1, -1, 1, 1)
+        for t in (scale, shift, mean.to(dtype), invstd, gamma))
 
 
 @torch_kernel
 def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
-                         bn_w: Optional[Tensor], bn_b: Optional[Tensor],
-                         mean: Tensor, var: Tensor, eps: float,
-                         batch_stats: bool):
-    """``(g [t <= x], grad_c, grad_gamma, grad_beta)``."""
+                         scale: Tensor, shift: Tensor, mean: Tensor,
+                         invstd: Tensor, gamma: Tensor, batch_stats: bool):
+    """``(g [t <= x], grad_c, grad_gamma, grad_beta)``; written in the form
+    that inductor compiles to one fast loop nest on CPU."""
     dtype = acc_dtype(x)
-    mean4, invstd, gamma, beta = _affine(bn_w, bn_b, mean, var, eps, dtype)
-    c_hat = (conv.to(dtype) - mean4) * invstd
-    funnel_wins = c_hat * gamma + beta > x.to(dtype)
+    conv = conv.to(dtype)
     grad = grad_y.to(dtype)
+    funnel_wins = x.to(dtype) < conv * scale + shift
     grad_t = torch.where(funnel_wins, grad, 0)
+    grad_x = torch.where(funnel_wins, 0, grad).to(x.dtype)
+    c_hat = (conv - mean) * invstd
     sum_gt = grad_t.sum((0, 2, 3))
     sum_gtc = (grad_t * c_hat).sum((0, 2, 3))
     if batch_stats:
-        count = x.numel() // x.shape[1]
+        count = conv.numel() // conv.shape[1]
         grad_t = (
-            grad_t - sum_gt.view(1, -1, 1, 1) / count -
-            c_hat * sum_gtc.view(1, -1, 1, 1) / count)
+            grad_t - sum_gt.view(1, -1, 1, 1) / count - c_hat *
+            (sum_gtc.view(1, -1, 1, 1) / count))
     grad_c = (grad_t * (gamma * invstd)).to(x.dtype)
-    return torch.where(funnel_wins, 0, grad_y), grad_c, sum_gtc, sum_gt
+    return grad_x, grad_c, sum_gtc, sum_gt
 
 
 class _TorchKernels:
@@ -544,16 +569,16 @@ class _TorchKernels:
     def forward(self, x: Tensor, kernel: Tensor, bn_w: Optional[Tensor],
                 bn_b: Optional[Tensor], mean: Optional[Tensor],
                 var: Optional[Tensor], shift: Optional[Tensor], eps: float):
-        return _torch_norm_max(self.form, x, _conv(x, kernel), bn_w, bn_b,
-                               mean, var, eps)
+        return _torch_norm_max(self.form, x, match_layout(_conv(x, kernel), x),
+                               bn_w, bn_b, mean, var, eps)
 
     def backward(self, x: Tensor, grad_y: Tensor, kernel: Tensor,
                  bn_w: Optional[Tensor], bn_b: Optional[Tensor], mean: Tensor,
                  var: Tensor, eps: float, batch_stats: bool, need_x: bool,
                  need_kernel: bool):
         grad_x, grad_c, grad_gamma, grad_beta = _torch_norm_backward(
-            self.form, x, grad_y, _conv(x, kernel), bn_w, bn_b, mean, var, eps,
-            batch_stats)
+            self.form, x, grad_y, _conv(x, kernel),
+            *_norm_4d(bn_w, bn_b, mean, var, eps, acc_dtype(x)), batch_stats)
         if not (need_x or need_kernel):
             return None, None, grad_gamma, grad_beta
         k = kernel.shape[-1] // 2
