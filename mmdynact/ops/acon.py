@@ -159,9 +159,13 @@ class _TritonKernels:
     @staticmethod
     def backward(
             x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
-            write_gx: bool, reduce: bool, d_mean: Optional[Tensor]
+            write_gx: bool, needs: Tuple[bool, bool,
+                                         bool], d_mean: Optional[Tensor]
     ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """``(grad_x or None, per-(n, c) sums (N, C, 3) or None)``."""
+        """``(grad_x or None, per-(n, c) sums (N, C, 3) or None)``; the sums
+        if any of ``p1, p2, beta`` ``needs`` one (all three: they share the
+        pass)."""
+        reduce = any(needs)
         x, n, c, s, channels_last = kernel_input(x)
         tiles = tiling(c, s, channels_last,
                        programs_per_sample(x.device, n) if reduce else None)
@@ -218,8 +222,8 @@ def _torch_forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
 
 @torch_kernel
 def _torch_backward(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                    beta: Tensor, write_gx: bool, reduce: bool,
-                    d_mean: Optional[Tensor]):
+                    beta: Tensor, write_gx: bool,
+                    needs: Tuple[bool, bool, bool], d_mean: Optional[Tensor]):
     dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
@@ -238,11 +242,15 @@ def _torch_backward(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
             grad_x = grad_x + per_channel(
                 d_mean.to(dtype) / x3.shape[3 - channel_dim], channel_dim)
         grad_x = from_3d(grad_x.to(x.dtype), x, channel_dim)
-    if reduce:
+    if any(needs):  # only the sums of parameters that need a gradient
         spatial_dim = 3 - channel_dim
-        sums = torch.stack([(grad_u * x3).sum(spatial_dim),
-                            ((grad - grad_u) * x3).sum(spatial_dim),
-                            (grad * dsg * u * u).sum(spatial_dim)], -1)
+        terms = (lambda: grad_u * x3, lambda:
+                 (grad - grad_u) * x3, lambda: grad * dsg * u * u)
+        sums = torch.stack([
+            term().sum(spatial_dim) if need else x3.new_zeros(
+                ()).expand(x3.shape[0], x3.shape[channel_dim])
+            for term, need in zip(terms, needs)
+        ], -1)
     return grad_x, sums
 
 
@@ -257,10 +265,10 @@ class _TorchKernels:
         return _torch_forward(self.form, x, p1, p2, beta)
 
     def backward(self, x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                 beta: Tensor, write_gx: bool, reduce: bool,
+                 beta: Tensor, write_gx: bool, needs: Tuple[bool, bool, bool],
                  d_mean: Optional[Tensor]):
         return _torch_backward(self.form, x, grad_y, p1, p2, beta, write_gx,
-                               reduce, d_mean)
+                               needs, d_mean)
 
 
 _KERNELS = {
@@ -314,12 +322,13 @@ class AconFunction(torch.autograd.Function):
         kernels, fold = ctx.kernels, ctx.fold
         need_x, *need_params = ctx.needs_input_grad[:4]
         folded = need_x and fold is not None
-        grad_x, sums = kernels.backward(x, grad_y, p1, p2, beta, need_x
-                                        and not folded, any(need_params), None)
+        grad_x, sums = kernels.backward(x, grad_y, p1, p2, beta,
+                                        need_x and not folded,
+                                        tuple(need_params), None)
         if folded:
             fold.put(lambda d_mean, d_z, weight, need_x, need_weight:
-                     (kernels.backward(x, grad_y, p1, p2, beta, True, False,
-                                       d_mean)[0], None))
+                     (kernels.backward(x, grad_y, p1, p2, beta, True,
+                                       (False, ) * 3, d_mean)[0], None))
         return (grad_x, *_parameter_grads(sums, p1, p2, beta, need_params),
                 None, None)
 
@@ -340,9 +349,9 @@ def _(x, p1, p2, beta):
 @torch.library.custom_op('mmdynact::acon_backward', mutates_args=())
 def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
                       beta: Tensor) -> Tuple[Tensor, Tensor]:
-    return _KERNELS[kernel_form(x.device)].backward(x, match_layout(grad_y,
-                                                                    x), p1, p2,
-                                                    beta, True, True, None)
+    return _KERNELS[kernel_form(x.device)].backward(x, match_layout(grad_y, x),
+                                                    p1, p2, beta, True,
+                                                    (True, ) * 3, None)
 
 
 @_acon_backward_op.register_fake
