@@ -71,6 +71,7 @@ def test_auto_picks_triton_on_cuda_and_compiled_elsewhere(monkeypatch):
         with warnings.catch_warnings():
             warnings.simplefilter('error')  # warned once only
             assert ops.kernel_form(cuda) == 'compiled'
+        assert backend._broken == {('triton', 'cuda'): 'no compiler for sm_50'}
     for name in ('eager', 'compiled'):
         with ops.use_backend(name):
             assert ops.kernel_form(cuda) == name

@@ -85,8 +85,9 @@ _broken: Dict[Tuple[str, str], str] = {}
 def _fall_back(form: str, device_type: str, reason: str) -> None:
     if (form, device_type) not in _broken:
         _broken[form, device_type] = reason
+        name = 'Triton' if form == 'triton' else form
         warnings.warn(
-            f'mmdynact: the {form} kernels do not work on {device_type} '
+            f'mmdynact: the {name} kernels do not work on {device_type} '
             f'({reason}); running a slower form instead (same results and '
             f'memory). Set {ENV_VAR}=eager to skip this check.')
 
@@ -105,7 +106,7 @@ def kernel_form(device: torch.device) -> str:
         reason = triton_support.unusable_reason(device)
         if reason is None:
             return 'triton'
-        _fall_back('Triton', device_type, reason)
+        _fall_back('triton', device_type, reason)
     if ('compiled', device_type) not in _broken:
         return 'compiled'
     return 'eager'
