@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.hub import get_config
 
 import mmdynact  # noqa: F401 (registers the layers)
 from mmdynact.analysis.train_step_benchmark import AMP_DTYPES, benchmark, table
+from .common import add_cfg_options, add_input_size
 from .toolbox import toolbox_of
 
 
@@ -51,19 +52,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='automatic mixed precision (default: bf16)')
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument(
-        '--shape',
-        type=int,
-        nargs=2,
-        metavar=('H', 'W'),
-        help='input size (default: the toolbox\'s usual '
-        'one: 224x224, 800x1344, 512x1024, 256x192)')
     parser.add_argument('--json', help='also write the results here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override entries of every config, key=value')
+    add_input_size(parser)
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     for name in ('batch', 'iters'):
         if getattr(args, name) < 1:

@@ -20,13 +20,8 @@ from .toolbox import Toolbox, load_toolbox_config
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options both tools take (the config comes first)."""
-    parser.add_argument('config', help='config file of any of the toolboxes')
-    parser.add_argument(
-        '--work-dir',
-        help='folder for logs, checkpoints and results (default: '
-        'work_dirs/<config name>, or work_dir in the config)')
+def add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options key=value ...``, merged into the config(s)."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -34,6 +29,27 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help='override config entries, key=value, e.g. '
         'train_cfg.max_epochs=2 "model.backbone.act_cfg.type=FReLU"; lists '
         'as key="[a,b]" (quotes needed, no spaces)')
+
+
+def add_input_size(parser: argparse.ArgumentParser) -> None:
+    """``--shape H W``, a model's input size."""
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input size (default: the toolbox\'s usual one: 224x224, '
+        '800x1344, 512x1024 or 256x192)')
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options both tools take (the config comes first)."""
+    parser.add_argument('config', help='config file of any of the toolboxes')
+    parser.add_argument(
+        '--work-dir',
+        help='folder for logs, checkpoints and results (default: '
+        'work_dirs/<config name>, or work_dir in the config)')
+    add_cfg_options(parser)
     parser.add_argument(
         '--launcher',
         choices=LAUNCHERS,

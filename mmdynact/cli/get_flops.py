@@ -6,10 +6,9 @@ and compares with the same model whose mmdynact activations are ReLU.
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
-
 from mmdynact.analysis import (complexity, model_for_analysis, summary,
                                unhandled_python_ops)
+from .common import add_cfg_options, add_input_size
 from .toolbox import load_toolbox_config
 
 
@@ -19,17 +18,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         description='Parameters and FLOPs of a config\'s model, and the '
         'overhead of its mmdynact activations over ReLU')
     parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--shape',
-        type=int,
-        nargs=2,
-        metavar=('H', 'W'),
-        help='input size (default: the toolbox\'s usual test size)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as in tools/train.py')
+    add_input_size(parser)
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -8,10 +8,9 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
-
 from mmdynact.analysis.learned_activations import plot_activations
 from mmdynact.ops import BACKENDS
+from .common import add_cfg_options
 from .toolbox import load_toolbox_config
 
 
@@ -52,11 +51,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='eager',
         choices=BACKENDS,
         help='mmdynact kernels (eager: no compile time)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -345,15 +345,12 @@ class _TritonKernels:
                 ACC=acc)
         tiles = tiling(c, s, channels_last, None)
         y = torch.empty_like(x)
+        norm = (bn_w, bn_b, mean, var, eps)
         _forward_kernel[tiles.rows(n)](
             x,
             y,
             kernel,
-            bn_w,
-            bn_b,
-            mean,
-            var,
-            eps,
+            *norm,
             c,
             s,
             h,
@@ -394,7 +391,8 @@ class _TritonKernels:
             BLOCK_S=tiles.block_s,
             CHANNELS_LAST=channels_last,
             ACC=acc_type(x.dtype))
-        args = (x, grad_y, kernel, bn_w, bn_b, mean, var, eps)
+        norm = (bn_w, bn_b, mean, var, eps)
+        args = (x, grad_y, kernel, *norm)
         geometry = (c, s, h, w, tiles.s_chunk)
         inv_count = 1.0 / (n * s)
         if batch_stats:  # grad_c needs the finished sums: two passes
@@ -448,11 +446,7 @@ class _TritonKernels:
                 grad_c,
                 grad_x,
                 kernel,
-                bn_w,
-                bn_b,
-                mean,
-                var,
-                eps,
+                *norm,
                 c,
                 s,
                 h,
