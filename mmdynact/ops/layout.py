@@ -6,7 +6,6 @@ when it is channels-last (a view in both cases, never a copy). Reductions
 over one flat dimension fuse well under inductor. All forms compute in
 float32, or float64 for float64 input (:func:`acc_dtype`).
 """
-import math
 from typing import Tuple
 
 import torch
@@ -19,11 +18,6 @@ def acc_dtype(x: Tensor) -> torch.dtype:
     """The dtype to compute ``x``'s kernels in: float64 for float64 input,
     float32 otherwise."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
-
-
-def spatial_size(x: Tensor) -> int:
-    """``S``, the number of positions of ``x`` ``(N, C, *)``."""
-    return math.prod(x.shape[2:])
 
 
 def as_3d(x: Tensor) -> Tuple[Tensor, int]:

@@ -24,10 +24,10 @@ from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
-from .layout import acc_dtype, as_3d, spatial_size
+from .layout import acc_dtype, as_3d
 from .triton_support import (acc_type, chunk_index, kernel_input,
                              programs_per_sample, row_program, row_tile,
-                             tile_offsets, tiling, tl, triton)
+                             spatial_size, tile_offsets, tiling, tl, triton)
 
 #: ``writer(d_mean, d_z, weight, need_x, need_weight) -> (grad_x,
 #: grad_weight)``, see :class:`FoldedInputGradient`

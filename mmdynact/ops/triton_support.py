@@ -138,6 +138,11 @@ def chunk_index(n, c, C, split):
     return (n * C + c) * tl.num_programs(1) + split
 
 
+def spatial_size(x: torch.Tensor) -> int:
+    """``S``, the number of positions of ``x`` ``(N, C, *)``."""
+    return math.prod(x.shape[2:])
+
+
 def is_channels_last(x: torch.Tensor) -> bool:
     """Whether the kernels should read ``x`` as channels-last."""
     return (x.dim() == 4 and not x.is_contiguous()
@@ -149,7 +154,7 @@ def kernel_input(x: torch.Tensor):
     (:func:`dense`), its sizes and its layout."""
     channels_last = is_channels_last(x)
     n, c = x.shape[:2]
-    return dense(x, channels_last), n, c, math.prod(x.shape[2:]), channels_last
+    return dense(x, channels_last), n, c, spatial_size(x), channels_last
 
 
 def match_layout(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
