@@ -1,344 +1,559 @@
-"""ACON ``y = (p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``, memory-lean.
+"""ACON ``y = (p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``, as one node.
 
 ACON-C (Ma et al., "Activate or Not: Learning Customized Activation",
-CVPR 2021) with per-channel ``p1, p2`` and a switching factor ``beta`` (per
-channel, or per sample and channel for Meta-ACON). ACON-A (``p1 = 1,
-p2 = 0``) and ACON-B (``p1 = 1``) are special cases.
+CVPR 2021) with per-channel ``p1, p2`` and a switching factor ``beta`` per
+channel; ACON-A (``p1 = 1``, no ``p2`` term: ``x sigmoid(beta x)``) and
+ACON-B (``p1 = 1``) are special cases. Meta-ACON generates ``beta =
+sigmoid(G(mean(x)))`` per sample and channel with a small network ``G``
+(:mod:`.hyper_network`).
 
-Backward keeps only ``x`` and the small parameters. With ``u = (p1 - p2)
-x``, ``sg = sigmoid(beta u)`` and ``g_u = g (sg + beta u sg (1 - sg))``:
+Backward keeps only ``x`` and the small tensors. With ``u = (p1 - p2) x``,
+``sg = sigmoid(beta u)`` and ``g_u = g (sg + beta u sg (1 - sg))``:
 
-    grad_x = g_u (p1 - p2) + g p2,
+    grad_x = g_u (p1 - p2) + g p2  [+ d_mean / S for Meta-ACON],
     grad_p1 = sum g_u x,  grad_p2 = sum (g - g_u) x,
     grad_beta = sum g sg (1 - sg) u^2,
 
-the sums over positions (and over samples for per-channel parameters). One
-pass writes ``grad_x`` and the per-(n, c) sums; for Meta-ACON, whose
-``beta`` comes from the pooled input, the sums come first and ``grad_x``
-is written after the pooled gradient is known, in a second pass that folds
-it in (:class:`~.pooling.FoldedInputGradient`).
+the sums over positions (and samples, for per-channel parameters). Passes,
+each one kernel launch:
+
+* ACON-A/B/C: forward ``y``; backward ``grad_x`` and the per-chunk sums;
+* Meta-ACON: the pooling, ``G`` on ``(N, C)``, ``y``; backward the sums
+  (``grad_beta`` times ``sigmoid'``, i.e. the gradient of ``G``'s output),
+  ``G``'s backward, then ``grad_x`` with the pooled gradient folded in.
+
+Each layer call is one :class:`AconFunction` node. Inside
+``torch.compile`` the layers call the ``mmdynact::acon`` custom op instead
+(``beta`` given, its gradient per sample and channel returned), whose
+backward is the same :func:`apply_backward`.
 """
 import math
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
+from .hyper_network import HyperNetwork
 from .layout import acc_dtype, as_3d, from_3d, per_channel
-from .pooling import FoldedInputGradient, pooled_gradient
-from .triton_support import (acc_type, chunk_index, dense, kernel_input,
-                             match_layout, programs_per_sample, row_program,
-                             row_tile, tiling, tl, triton)
+from .pooling import pooled_gradient, torch_mean, triton_mean
+from .triton_support import (REDUCE, STREAM, acc_type, chunk_positions,
+                             kernel_input, match_layout, partial_index,
+                             programs_per_sample, row_channels, row_sample,
+                             row_tiling, sample_start, tile_offsets, tl,
+                             triton)
+
+#: sums per (sample, channel) in backward: beta's, then p2's, then p1's
+BETA, P2, P1 = 0, 1, 2
 
 # ---------------------------------------------------------------- Triton
 
 
 @triton.jit
-def _parameter(ptr, n, c, C, c_ok, PER_CHANNEL: tl.constexpr,
-               PER_SAMPLE: tl.constexpr, ACC: tl.constexpr):
-    """A parameter's values for channels ``c`` of sample ``n``: shared by
-    all, per channel, or per sample and channel."""
-    if PER_SAMPLE:
-        offsets = n * C + c
-    elif PER_CHANNEL:
-        offsets = c
+def _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1: tl.constexpr,
+            HAS_P2: tl.constexpr, META: tl.constexpr, ACC: tl.constexpr):
+    """``(p1 - p2, p2, beta)`` for channels ``c`` of sample ``n``; Meta-ACON
+    reads ``G``'s output and applies the sigmoid."""
+    p2 = tl.zeros([c.shape[0]], dtype=ACC)
+    if HAS_P2:
+        p2 = tl.load(p2_ptr + c, mask=c_ok, other=0).to(ACC)
+    dp = 1.0 - p2
+    if HAS_P1:
+        dp = tl.load(p1_ptr + c, mask=c_ok, other=0).to(ACC) - p2
+    if META:
+        beta = tl.sigmoid(
+            tl.load(beta_ptr + n * C + c, mask=c_ok, other=0).to(ACC))
     else:
-        offsets = c * 0
-    return tl.load(ptr + offsets, mask=c_ok, other=0).to(ACC)
-
-
-@triton.jit
-def _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
-                P1_PER_CHANNEL: tl.constexpr, P2_PER_CHANNEL: tl.constexpr,
-                BETA_PER_SAMPLE: tl.constexpr, ACC: tl.constexpr):
-    """``(p1 - p2, p2, beta)`` for channels ``c`` of sample ``n``."""
-    p2 = _parameter(p2_ptr, n, c, C, c_ok, P2_PER_CHANNEL, False, ACC)
-    dp = _parameter(p1_ptr, n, c, C, c_ok, P1_PER_CHANNEL, False, ACC) - p2
-    beta = _parameter(beta_ptr, n, c, C, c_ok, True, BETA_PER_SAMPLE, ACC)
+        beta = tl.load(beta_ptr + c, mask=c_ok, other=0).to(ACC)
     return dp, p2, beta
 
 
-@triton.jit(do_not_specialize=['C', 'S', 'S_CHUNK'])
-def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, S_CHUNK,
-                    P1_PER_CHANNEL: tl.constexpr, P2_PER_CHANNEL: tl.constexpr,
-                    BETA_PER_SAMPLE: tl.constexpr, BLOCK_C: tl.constexpr,
+@triton.jit
+def _activate(x, dp, p2, beta, HAS_P2: tl.constexpr):
+    """``y`` as the formula computes it (ACON-A has no ``p2 x`` term)."""
+    u = dp[:, None] * x
+    y = u * tl.sigmoid(beta[:, None] * u)
+    if HAS_P2:
+        y += p2[:, None] * x
+    return y
+
+
+@triton.jit
+def _gradients(x, grad, dp, p2, beta):
+    """``(grad_x, g_u, sg (1 - sg) u^2)`` of one tile."""
+    u = dp[:, None] * x
+    sg = tl.sigmoid(beta[:, None] * u)
+    dsg = sg * (1.0 - sg)
+    grad_u = grad * (sg + beta[:, None] * u * dsg)
+    return grad_u * dp[:, None] + grad * p2[:, None], grad_u, dsg * u * u
+
+
+@triton.jit
+def _store_sums(partial_ptr, n, c, C, c_ok, beta_sum, p2_sum, p1_sum,
+                HAS_P1: tl.constexpr, HAS_P2: tl.constexpr,
+                SLOTS: tl.constexpr):
+    """Store a chunk's sums at ``partial[n, c, chunk, slot]``."""
+    at = partial_ptr + partial_index(n, c, C) * SLOTS
+    tl.store(at, tl.sum(beta_sum, axis=1), mask=c_ok)
+    if HAS_P2:
+        tl.store(at + 1, tl.sum(p2_sum, axis=1), mask=c_ok)
+    if HAS_P1:
+        tl.store(at + 2, tl.sum(p1_sum, axis=1), mask=c_ok)
+
+
+@triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
+def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, CHUNK,
+                    HAS_P1: tl.constexpr, HAS_P2: tl.constexpr,
+                    META: tl.constexpr, BLOCK_C: tl.constexpr,
                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
                     ACC: tl.constexpr):
-    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
-    dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
-                               P1_PER_CHANNEL, P2_PER_CHANNEL, BETA_PER_SAMPLE,
-                               ACC)
-    for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
-                                       CHANNELS_LAST)
+    """``y`` of a chunk of positions."""
+    n = row_sample(C, BLOCK_C)
+    c = row_channels(C, BLOCK_C)
+    c_ok = c < C
+    dp, p2, beta = _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1,
+                           HAS_P2, META, ACC)
+    start = sample_start(n, C, S)
+    x_ptr += start
+    y_ptr += start
+    first = tl.program_id(1) * CHUNK
+    for position in range(first, first + CHUNK, BLOCK_S):
+        s = chunk_positions(position, BLOCK_S)
+        mask = c_ok[:, None] & (s < S)[None, :]
+        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
-        u = dp[:, None] * x
-        y = u / (1.0 + tl.exp(-beta[:, None] * u)) + p2[:, None] * x
-        tl.store(y_ptr + offsets, y, mask=mask)
+        tl.store(
+            y_ptr + offsets, _activate(x, dp, p2, beta, HAS_P2), mask=mask)
 
 
-@triton.jit(do_not_specialize=['C', 'S', 'S_CHUNK'])
+@triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
 def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
-                     partial_ptr, d_mean_ptr, C, S, S_CHUNK, inv_s,
-                     P1_PER_CHANNEL: tl.constexpr,
-                     P2_PER_CHANNEL: tl.constexpr,
-                     BETA_PER_SAMPLE: tl.constexpr, REDUCE: tl.constexpr,
-                     WRITE_GX: tl.constexpr, POOLED: tl.constexpr,
+                     partial_ptr, C, S, CHUNK, HAS_P1: tl.constexpr,
+                     HAS_P2: tl.constexpr, SLOTS: tl.constexpr,
                      BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
                      CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
-    """Per-chunk sums for ``p1, p2, beta`` (``REDUCE``) and/or ``grad_x``
-    (``WRITE_GX``, plus ``d_mean / S`` if ``POOLED``)."""
-    n, c, c_ok, split, sample = row_program(C, S, BLOCK_C)
-    dp, p2, beta = _parameters(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok,
-                               P1_PER_CHANNEL, P2_PER_CHANNEL, BETA_PER_SAMPLE,
-                               ACC)
-    pooled = tl.zeros([BLOCK_C], dtype=ACC)
-    if POOLED:
-        pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
-    sum_p1 = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
-    sum_p2 = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
-    sum_beta = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
-    for start in range(split * S_CHUNK, (split + 1) * S_CHUNK, BLOCK_S):
-        _, _, mask, offsets = row_tile(start, c, c_ok, C, S, sample, BLOCK_S,
-                                       CHANNELS_LAST)
+    """ACON-A/B/C: ``grad_x`` and the chunk's parameter sums."""
+    n = row_sample(C, BLOCK_C)
+    c = row_channels(C, BLOCK_C)
+    c_ok = c < C
+    dp, p2, beta = _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1,
+                           HAS_P2, False, ACC)
+    start = sample_start(n, C, S)
+    x_ptr += start
+    g_ptr += start
+    gx_ptr += start
+    beta_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    p2_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    p1_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    first = tl.program_id(1) * CHUNK
+    for position in range(first, first + CHUNK, BLOCK_S):
+        s = chunk_positions(position, BLOCK_S)
+        mask = c_ok[:, None] & (s < S)[None, :]
+        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
-        u = dp[:, None] * x
-        sg = 1.0 / (1.0 + tl.exp(-beta[:, None] * u))
-        dsg = sg * (1.0 - sg)
-        grad_u = grad * (sg + beta[:, None] * u * dsg)
-        if REDUCE:
-            sum_p1 += grad_u * x
-            sum_p2 += (grad - grad_u) * x
-            sum_beta += grad * dsg * u * u
-        if WRITE_GX:
-            grad_x = grad_u * dp[:, None] + grad * p2[:, None]
-            if POOLED:
-                grad_x += pooled[:, None]
-            tl.store(gx_ptr + offsets, grad_x, mask=mask)
-    if REDUCE:
-        base = chunk_index(n, c, C, split) * 3
-        tl.store(partial_ptr + base, tl.sum(sum_p1, axis=1), mask=c_ok)
-        tl.store(partial_ptr + base + 1, tl.sum(sum_p2, axis=1), mask=c_ok)
-        tl.store(partial_ptr + base + 2, tl.sum(sum_beta, axis=1), mask=c_ok)
+        grad_x, grad_u, beta_term = _gradients(x, grad, dp, p2, beta)
+        tl.store(gx_ptr + offsets, grad_x, mask=mask)
+        beta_sum += grad * beta_term
+        if HAS_P2:
+            p2_sum += (grad - grad_u) * x
+        if HAS_P1:
+            p1_sum += grad_u * x
+    _store_sums(partial_ptr, n, c, C, c_ok, beta_sum, p2_sum, p1_sum, HAS_P1,
+                HAS_P2, SLOTS)
 
 
-def _flags(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> dict:
-    return dict(
-        P1_PER_CHANNEL=p1.numel() > 1,
-        P2_PER_CHANNEL=p2.numel() > 1,
-        BETA_PER_SAMPLE=beta.numel() > x.shape[1])
+@triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
+def _meta_sums_kernel(x_ptr, g_ptr, p1_ptr, p2_ptr, logits_ptr, partial_ptr,
+                      C, S, CHUNK, BLOCK_C: tl.constexpr,
+                      BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                      ACC: tl.constexpr):
+    """Meta-ACON: the chunk's sums, beta's times ``sigmoid'`` (the gradient
+    of ``G``'s output)."""
+    n = row_sample(C, BLOCK_C)
+    c = row_channels(C, BLOCK_C)
+    c_ok = c < C
+    dp, p2, beta = _switch(p1_ptr, p2_ptr, logits_ptr, n, c, C, c_ok, True,
+                           True, True, ACC)
+    start = sample_start(n, C, S)
+    x_ptr += start
+    g_ptr += start
+    beta_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    p2_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    p1_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
+    first = tl.program_id(1) * CHUNK
+    for position in range(first, first + CHUNK, BLOCK_S):
+        s = chunk_positions(position, BLOCK_S)
+        mask = c_ok[:, None] & (s < S)[None, :]
+        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
+        grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
+        _, grad_u, beta_term = _gradients(x, grad, dp, p2, beta)
+        beta_sum += grad * beta_term
+        p2_sum += (grad - grad_u) * x
+        p1_sum += grad_u * x
+    beta_sum *= (beta * (1.0 - beta))[:, None]
+    _store_sums(partial_ptr, n, c, C, c_ok, beta_sum, p2_sum, p1_sum, True,
+                True, 3)
 
 
-class _TritonKernels:
+@triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
+def _meta_input_gradient_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr,
+                                logits_ptr, d_mean_ptr, C, S, CHUNK, inv_s,
+                                BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
+                                CHANNELS_LAST: tl.constexpr,
+                                ACC: tl.constexpr):
+    """Meta-ACON: ``grad_x`` with the pooled gradient ``d_mean / S``."""
+    n = row_sample(C, BLOCK_C)
+    c = row_channels(C, BLOCK_C)
+    c_ok = c < C
+    dp, p2, beta = _switch(p1_ptr, p2_ptr, logits_ptr, n, c, C, c_ok, True,
+                           True, True, ACC)
+    pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
+    start = sample_start(n, C, S)
+    x_ptr += start
+    g_ptr += start
+    gx_ptr += start
+    first = tl.program_id(1) * CHUNK
+    for position in range(first, first + CHUNK, BLOCK_S):
+        s = chunk_positions(position, BLOCK_S)
+        mask = c_ok[:, None] & (s < S)[None, :]
+        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
+        grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
+        grad_x, _, _ = _gradients(x, grad, dp, p2, beta)
+        tl.store(gx_ptr + offsets, grad_x + pooled[:, None], mask=mask)
+
+
+def _slots(p1: Optional[Tensor], p2: Optional[Tensor]) -> int:
+    return 1 + (p2 is not None) + (p1 is not None)
+
+
+def _sum_chunks(partial: Tensor) -> Tensor:
+    """``(N, C, chunks, slots)`` -> ``(N, C, slots)``."""
+    return partial[:, :, 0] if partial.shape[2] == 1 else partial.sum(2)
+
+
+class _Triton:
     """The passes as Triton kernels."""
 
     @staticmethod
-    def forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
-        x, n, c, s, channels_last = kernel_input(x)
-        tiles = tiling(c, s, channels_last, None)
-        y = torch.empty_like(x)
-        _forward_kernel[tiles.rows(n)](
-            x,
-            y,
-            p1,
-            p2,
-            beta.contiguous(),
-            c,
-            s,
-            tiles.s_chunk,
+    def mean(x: Tensor, layer: str) -> Tensor:
+        return triton_mean(kernel_input(x, layer))
+
+    @staticmethod
+    def forward(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                beta: Tensor, meta: bool, layer: str) -> Tensor:
+        inp = kernel_input(x, layer)
+        tiles = row_tiling(inp.c, inp.s, inp.channels_last, STREAM, None)
+        y = torch.empty_like(inp.x)
+        _forward_kernel[tiles.grid(inp.n)](
+            x_ptr=inp.x,
+            y_ptr=y,
+            p1_ptr=p1,
+            p2_ptr=p2,
+            beta_ptr=beta,
+            C=inp.c,
+            S=inp.s,
+            CHUNK=tiles.chunk_size,
+            HAS_P1=p1 is not None,
+            HAS_P2=p2 is not None,
+            META=meta,
             BLOCK_C=tiles.block_c,
             BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=channels_last,
-            ACC=acc_type(x.dtype),
-            **_flags(x, p1, p2, beta))
+            CHANNELS_LAST=inp.channels_last,
+            ACC=acc_type(inp.x.dtype),
+            num_warps=tiles.warps)
         return y
 
     @staticmethod
-    def backward(
-            x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
-            write_gx: bool, needs: Tuple[bool, bool,
-                                         bool], d_mean: Optional[Tensor]
-    ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """``(grad_x or None, per-(n, c) sums (N, C, 3) or None)``; the sums
-        if any of ``p1, p2, beta`` ``needs`` one (all three: they share the
-        pass)."""
-        reduce = any(needs)
-        x, n, c, s, channels_last = kernel_input(x)
-        tiles = tiling(c, s, channels_last,
-                       programs_per_sample(x.device, n) if reduce else None)
-        gx = torch.empty_like(x) if write_gx else None
-        partial = (
-            x.new_empty((n, c, tiles.splits,
-                         3), dtype=acc_dtype(x)) if reduce else None)
-        _backward_kernel[tiles.rows(n)](
-            x,
-            dense(grad_y, channels_last),
-            gx,
-            p1,
-            p2,
-            beta.contiguous(),
-            partial,
-            None if d_mean is None else d_mean.contiguous(),
-            c,
-            s,
-            tiles.s_chunk,
-            1.0 / s,
-            REDUCE=reduce,
-            WRITE_GX=write_gx,
-            POOLED=d_mean is not None,
+    def backward(x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
+                 p2: Optional[Tensor], beta: Tensor,
+                 layer: str) -> Tuple[Tensor, Tensor]:
+        inp = kernel_input(x, layer)
+        tiles = row_tiling(inp.c, inp.s, inp.channels_last, REDUCE,
+                           programs_per_sample(inp.x.device, inp.n))
+        grad_x = torch.empty_like(inp.x)
+        slots = _slots(p1, p2)
+        partial = inp.x.new_empty((inp.n, inp.c, tiles.chunks, slots),
+                                  dtype=acc_dtype(inp.x))
+        _backward_kernel[tiles.grid(inp.n)](
+            x_ptr=inp.x,
+            g_ptr=grad_y,
+            gx_ptr=grad_x,
+            p1_ptr=p1,
+            p2_ptr=p2,
+            beta_ptr=beta,
+            partial_ptr=partial,
+            C=inp.c,
+            S=inp.s,
+            CHUNK=tiles.chunk_size,
+            HAS_P1=p1 is not None,
+            HAS_P2=p2 is not None,
+            SLOTS=slots,
             BLOCK_C=tiles.block_c,
             BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=channels_last,
-            ACC=acc_type(x.dtype),
-            **_flags(x, p1, p2, beta))
-        sums = None
-        if reduce:
-            sums = partial[:, :, 0] if tiles.splits == 1 else partial.sum(2)
-        return gx, sums
+            CHANNELS_LAST=inp.channels_last,
+            ACC=acc_type(inp.x.dtype),
+            num_warps=tiles.warps)
+        return grad_x, _sum_chunks(partial)
+
+    @staticmethod
+    def meta_sums(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
+                  logits: Tensor, layer: str) -> Tensor:
+        inp = kernel_input(x, layer)
+        tiles = row_tiling(inp.c, inp.s, inp.channels_last, REDUCE,
+                           programs_per_sample(inp.x.device, inp.n))
+        partial = inp.x.new_empty((inp.n, inp.c, tiles.chunks, 3),
+                                  dtype=acc_dtype(inp.x))
+        _meta_sums_kernel[tiles.grid(inp.n)](
+            x_ptr=inp.x,
+            g_ptr=grad_y,
+            p1_ptr=p1,
+            p2_ptr=p2,
+            logits_ptr=logits,
+            partial_ptr=partial,
+            C=inp.c,
+            S=inp.s,
+            CHUNK=tiles.chunk_size,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=inp.channels_last,
+            ACC=acc_type(inp.x.dtype),
+            num_warps=tiles.warps)
+        return _sum_chunks(partial)
+
+    @staticmethod
+    def meta_input_gradient(x: Tensor, grad_y: Tensor, p1: Tensor,
+                            p2: Tensor, logits: Tensor, d_mean: Tensor,
+                            layer: str) -> Tensor:
+        inp = kernel_input(x, layer)
+        tiles = row_tiling(inp.c, inp.s, inp.channels_last, STREAM, None)
+        grad_x = torch.empty_like(inp.x)
+        _meta_input_gradient_kernel[tiles.grid(inp.n)](
+            x_ptr=inp.x,
+            g_ptr=grad_y,
+            gx_ptr=grad_x,
+            p1_ptr=p1,
+            p2_ptr=p2,
+            logits_ptr=logits,
+            d_mean_ptr=d_mean,
+            C=inp.c,
+            S=inp.s,
+            CHUNK=tiles.chunk_size,
+            inv_s=1.0 / inp.s,
+            BLOCK_C=tiles.block_c,
+            BLOCK_S=tiles.block_s,
+            CHANNELS_LAST=inp.channels_last,
+            ACC=acc_type(inp.x.dtype),
+            num_warps=tiles.warps)
+        return grad_x
 
 
 # ------------------------------------------------------------ torch form
 
 
-def _against_3d(param: Tensor, channel_dim: int, dtype: torch.dtype) -> Tensor:
-    """A ``(1 or N, 1 or C, 1, ...)`` parameter against the 3D view."""
-    return per_channel(
-        param.reshape(param.shape[0], -1).to(dtype), channel_dim)
+def _switch_3d(p1: Optional[Tensor], p2: Optional[Tensor], beta: Tensor,
+               meta: bool, channel_dim: int, dtype: torch.dtype):
+    """``(p1 - p2, p2 or None, beta)`` against the 3D view of the input."""
+    p2_ = None if p2 is None else per_channel(p2.view(1, -1).to(dtype),
+                                              channel_dim)
+    dp = 1.0 if p1 is None else per_channel(
+        p1.view(1, -1).to(dtype), channel_dim)
+    if p2_ is not None:
+        dp = dp - p2_
+    beta_ = beta.reshape(beta.shape[0], -1).to(dtype)
+    beta_ = per_channel(torch.sigmoid(beta_) if meta else beta_, channel_dim)
+    return dp, p2_, beta_
 
 
 @torch_kernel
-def _torch_forward(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
+def _torch_forward(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                   beta: Tensor, meta: bool) -> Tensor:
     dtype = acc_dtype(x)
     x3, channel_dim = as_3d(x)
     x3 = x3.to(dtype)
-    p2_ = _against_3d(p2, channel_dim, dtype)
-    u = (_against_3d(p1, channel_dim, dtype) - p2_) * x3
-    y = u * torch.sigmoid(_against_3d(beta, channel_dim, dtype) * u) + p2_ * x3
+    dp, p2_, beta_ = _switch_3d(p1, p2, beta, meta, channel_dim, dtype)
+    u = dp * x3
+    y = u * torch.sigmoid(beta_ * u)
+    if p2_ is not None:
+        y = y + p2_ * x3
     return from_3d(y.to(x.dtype), x, channel_dim)
 
 
-@torch_kernel
-def _torch_backward(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                    beta: Tensor, write_gx: bool,
-                    needs: Tuple[bool, bool, bool], d_mean: Optional[Tensor]):
-    dtype = acc_dtype(x)
-    x3, channel_dim = as_3d(x)
-    x3 = x3.to(dtype)
-    grad = as_3d(grad_y)[0].to(dtype)
-    p2_ = _against_3d(p2, channel_dim, dtype)
-    dp = _against_3d(p1, channel_dim, dtype) - p2_
-    beta_ = _against_3d(beta, channel_dim, dtype)
+def _torch_gradients(x3: Tensor, grad: Tensor, dp, p2_, beta_):
+    """``(grad_x, g_u, sg (1 - sg) u^2)`` against the 3D view."""
     u = dp * x3
     sg = torch.sigmoid(beta_ * u)
     dsg = sg * (1 - sg)
     grad_u = grad * (sg + beta_ * u * dsg)
-    grad_x = sums = None
+    grad_x = grad_u * dp
+    if p2_ is not None:
+        grad_x = grad_x + grad * p2_
+    return grad_x, grad_u, dsg * u * u
+
+
+def _torch_sums(x3, grad, grad_u, beta_term, p1, p2, spatial_dim) -> Tensor:
+    sums = [(grad * beta_term).sum(spatial_dim)]
+    if p2 is not None:
+        sums.append(((grad - grad_u) * x3).sum(spatial_dim))
+    if p1 is not None:
+        sums.append((grad_u * x3).sum(spatial_dim))
+    return torch.stack(sums, -1)
+
+
+@torch_kernel
+def _torch_backward(x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
+                    p2: Optional[Tensor], beta: Tensor, meta: bool,
+                    write_gx: bool):
+    """``(grad_x or None, sums (N, C, slots))``; Meta-ACON's beta sums are
+    times ``sigmoid'``."""
+    dtype = acc_dtype(x)
+    x3, channel_dim = as_3d(x)
+    x3 = x3.to(dtype)
+    grad = as_3d(grad_y)[0].to(dtype)
+    dp, p2_, beta_ = _switch_3d(p1, p2, beta, meta, channel_dim, dtype)
+    grad_x, grad_u, beta_term = _torch_gradients(x3, grad, dp, p2_, beta_)
+    if meta:
+        beta_term = beta_term * (beta_ * (1 - beta_))
+    sums = _torch_sums(x3, grad, grad_u, beta_term, p1, p2, 3 - channel_dim)
     if write_gx:
-        grad_x = grad_u * dp + grad * p2_
-        if d_mean is not None:
-            grad_x = grad_x + per_channel(
-                d_mean.to(dtype) / x3.shape[3 - channel_dim], channel_dim)
         grad_x = from_3d(grad_x.to(x.dtype), x, channel_dim)
-    if any(needs):  # only the sums of parameters that need a gradient
-        spatial_dim = 3 - channel_dim
-        terms = (lambda: grad_u * x3, lambda:
-                 (grad - grad_u) * x3, lambda: grad * dsg * u * u)
-        sums = torch.stack([
-            term().sum(spatial_dim) if need else x3.new_zeros(
-                ()).expand(x3.shape[0], x3.shape[channel_dim])
-            for term, need in zip(terms, needs)
-        ], -1)
-    return grad_x, sums
+    return (grad_x if write_gx else None), sums
 
 
-class _TorchKernels:
+@torch_kernel
+def _torch_meta_input_gradient(x: Tensor, grad_y: Tensor, p1: Tensor,
+                               p2: Tensor, logits: Tensor,
+                               d_mean: Tensor) -> Tensor:
+    dtype = acc_dtype(x)
+    x3, channel_dim = as_3d(x)
+    x3 = x3.to(dtype)
+    grad = as_3d(grad_y)[0].to(dtype)
+    dp, p2_, beta_ = _switch_3d(p1, p2, logits, True, channel_dim, dtype)
+    grad_x, _, _ = _torch_gradients(x3, grad, dp, p2_, beta_)
+    grad_x = grad_x + per_channel(
+        d_mean.to(dtype) / x3.shape[3 - channel_dim], channel_dim)
+    return from_3d(grad_x.to(x.dtype), x, channel_dim)
+
+
+class _Torch:
     """The passes in plain PyTorch, ``compiled`` or ``eager``."""
 
     def __init__(self, form: str) -> None:
         self.form = form
 
-    def forward(self, x: Tensor, p1: Tensor, p2: Tensor,
-                beta: Tensor) -> Tensor:
-        return _torch_forward(self.form, x, p1, p2, beta)
+    def mean(self, x: Tensor, layer: str) -> Tensor:
+        return torch_mean(x)
 
-    def backward(self, x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                 beta: Tensor, write_gx: bool, needs: Tuple[bool, bool, bool],
-                 d_mean: Optional[Tensor]):
-        return _torch_backward(self.form, x, grad_y, p1, p2, beta, write_gx,
-                               needs, d_mean)
+    def forward(self, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                beta: Tensor, meta: bool, layer: str) -> Tensor:
+        return _torch_forward(self.form, x, p1, p2, beta, meta)
+
+    def backward(self, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
+                 p2: Optional[Tensor], beta: Tensor, layer: str):
+        return _torch_backward(self.form, x, grad_y, p1, p2, beta, False,
+                               True)
+
+    def meta_sums(self, x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
+                  logits: Tensor, layer: str) -> Tensor:
+        return _torch_backward(self.form, x, grad_y, p1, p2, logits, True,
+                               False)[1]
+
+    def meta_input_gradient(self, x: Tensor, grad_y: Tensor, p1: Tensor,
+                            p2: Tensor, logits: Tensor, d_mean: Tensor,
+                            layer: str) -> Tensor:
+        return _torch_meta_input_gradient(self.form, x, grad_y, p1, p2,
+                                          logits, d_mean)
 
 
-_KERNELS = {
-    'triton': _TritonKernels(),
-    'compiled': _TorchKernels('compiled'),
-    'eager': _TorchKernels('eager'),
+_PASSES = {
+    'triton': _Triton(),
+    'compiled': _Torch('compiled'),
+    'eager': _Torch('eager'),
 }
 
 
-def _sum_to(sums: Tensor, param: Tensor) -> Tensor:
-    """Per-(n, c) sums ``(N, C)`` added up to ``param``'s shape."""
-    dims = [dim for dim in (0, 1) if param.shape[dim] == 1]
-    if dims:
-        sums = sums.sum(dims, keepdim=True)
-    return sums.reshape(param.shape).to(param.dtype)
+def _passes(x: Tensor):
+    return _PASSES[kernel_form(x.device)]
 
 
-def _parameter_grads(sums: Optional[Tensor], p1: Tensor, p2: Tensor,
-                     beta: Tensor, needs: tuple) -> list:
-    return [
-        _sum_to(sums[..., i], param) if need else None
-        for i, (param, need) in enumerate(zip((p1, p2, beta), needs))
-    ]
+# --------------------------------------------------------- the one node
 
 
-# ------------------------------------------------------------- autograd
+def _channel_grad(sums: Tensor, slot: int, param: Tensor) -> Tensor:
+    """A per-channel parameter's gradient from the per-(n, c) sums."""
+    return sums[:, :, slot].sum(0).view_as(param).to(param.dtype)
+
+
+def apply_backward(passes, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
+                   p2: Optional[Tensor], beta: Tensor, layer: str):
+    """``(grad_x, grad_p1, grad_p2, grad_beta)`` of ``y(x, p1, p2, beta)``
+    with ``beta`` given (``(1, C, 1, 1)`` or ``(N, C, 1, 1)``); None for
+    absent parameters."""
+    grad_x, sums = passes.backward(x, grad_y, p1, p2, beta, layer)
+    if beta.shape[0] == 1:
+        grad_beta = _channel_grad(sums, BETA, beta)
+    else:
+        grad_beta = sums[:, :, BETA].view_as(beta).to(beta.dtype)
+    grad_p2 = None if p2 is None else _channel_grad(sums, P2, p2)
+    grad_p1 = None if p1 is None else _channel_grad(sums, P1, p1)
+    return grad_x, grad_p1, grad_p2, grad_beta
 
 
 class AconFunction(torch.autograd.Function):
-    """ACON-C ``(p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``."""
+    """One ACON layer call: ``y`` from ``x``, ``p1``, ``p2`` and ``beta``,
+    or, for Meta-ACON, from the switching network's parameters."""
 
     @staticmethod
-    def count_flops(shapes: List[Tuple[int, ...]]) -> int:
-        """5 per element: ``(p1 - p2) x``, ``beta *``, sigmoid, product,
-        ``+ p2 x``."""
-        return 5 * math.prod(shapes[0])
+    def forward(ctx, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                beta: Optional[Tensor], network: Optional[HyperNetwork],
+                layer: str, *parameters: Tensor) -> Tensor:
+        passes = _passes(x)
+        ctx.passes, ctx.layer, ctx.network = passes, layer, network
+        if network is None:
+            ctx.save_for_backward(x, p1, p2, beta)
+            return passes.forward(x, p1, p2, beta, False, layer)
+        mean = passes.mean(x, layer)
+        logits, ctx.state = network.forward(
+            mean.to(parameters[0].dtype)[:, :, None, None])
+        logits = logits.reshape(mean.shape)
+        ctx.save_for_backward(x, p1, p2, logits)
+        return passes.forward(x, p1, p2, logits, True, layer)
 
     @staticmethod
-    def forward(ctx, x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor,
-                fold: Optional[FoldedInputGradient], layer: str) -> Tensor:
-        kernels = _KERNELS[kernel_form(x.device)]
-        ctx.save_for_backward(x, p1, p2, beta)
-        ctx.fold, ctx.layer, ctx.kernels = fold, layer, kernels
-        return kernels.forward(x, p1, p2, beta)
-
-    @staticmethod
-    def backward(ctx, grad_y: Tensor):
+    def backward(ctx, grad_y: Tensor, *_):
         check_no_double_backward(ctx.layer)
         x, p1, p2, beta = ctx.saved_tensors
         grad_y = match_layout(grad_y, x)
-        kernels, fold = ctx.kernels, ctx.fold
-        need_x, *need_params = ctx.needs_input_grad[:4]
-        folded = need_x and fold is not None
-        grad_x, sums = kernels.backward(x, grad_y, p1, p2, beta,
-                                        need_x and not folded,
-                                        tuple(need_params), None)
-        if folded:
-            fold.put(lambda d_mean, d_z, weight, need_x, need_weight:
-                     (kernels.backward(x, grad_y, p1, p2, beta, True,
-                                       (False, ) * 3, d_mean)[0], None))
-        return (grad_x, *_parameter_grads(sums, p1, p2, beta, need_params),
-                None, None)
+        passes, layer, network = ctx.passes, ctx.layer, ctx.network
+        if network is None:
+            grad_x, grad_p1, grad_p2, grad_beta = apply_backward(
+                passes, x, grad_y, p1, p2, beta, layer)
+            return grad_x, grad_p1, grad_p2, grad_beta, None, None
+        sums = passes.meta_sums(x, grad_y, p1, p2, beta, layer)
+        need_x = ctx.needs_input_grad[0]
+        d_logits = sums[:, :, BETA][:, :, None, None].to(
+            network.parameters[0].dtype)
+        d_mean, network_grads = network.backward(ctx.state, d_logits, need_x,
+                                                 ctx.needs_input_grad[6:])
+        grad_x = None
+        if need_x:
+            grad_x = passes.meta_input_gradient(
+                x, grad_y, p1, p2, beta,
+                d_mean.reshape(beta.shape).to(beta.dtype), layer)
+        return (grad_x, _channel_grad(sums, P1, p1),
+                _channel_grad(sums, P2, p2), None, None, None, *network_grads)
 
 
-# ------------------------------------------- custom ops (torch.compile)
+# ------------------------------------------- custom op (torch.compile)
 
 
 @torch.library.custom_op('mmdynact::acon', mutates_args=())
-def _acon_op(x: Tensor, p1: Tensor, p2: Tensor, beta: Tensor) -> Tensor:
-    return _KERNELS[kernel_form(x.device)].forward(x, p1, p2, beta)
+def _acon_op(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+             beta: Tensor) -> Tensor:
+    return _passes(x).forward(x, p1, p2, beta, False, 'ACON')
 
 
 @_acon_op.register_fake
@@ -347,17 +562,18 @@ def _(x, p1, p2, beta):
 
 
 @torch.library.custom_op('mmdynact::acon_backward', mutates_args=())
-def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
-                      beta: Tensor) -> Tuple[Tensor, Tensor]:
-    return _KERNELS[kernel_form(x.device)].backward(x, match_layout(grad_y, x),
-                                                    p1, p2, beta, True,
-                                                    (True, ) * 3, None)
+def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
+                      p2: Optional[Tensor], beta: Tensor) -> List[Tensor]:
+    grads = apply_backward(
+        _passes(x), x, match_layout(grad_y, x), p1, p2, beta, 'ACON')
+    return [g for g in grads if g is not None]
 
 
 @_acon_backward_op.register_fake
 def _(x, grad_y, p1, p2, beta):
-    return torch.empty_like(x), x.new_empty(
-        x.shape[:2] + (3, ), dtype=acc_dtype(x))
+    return [
+        torch.empty_like(t) for t in (x, p1, p2, beta) if t is not None
+    ]
 
 
 def _setup_op_context(ctx, inputs, output):
@@ -365,35 +581,56 @@ def _setup_op_context(ctx, inputs, output):
 
 
 def _op_backward(ctx, grad_y):
-    check_no_double_backward('ACON (acon)')
+    check_no_double_backward('ACON (mmdynact::acon)')
     x, p1, p2, beta = ctx.saved_tensors
-    grad_x, sums = _acon_backward_op(x, grad_y, p1, p2, beta)
-    return (grad_x, *_parameter_grads(sums, p1, p2, beta, (True, ) * 3))
+    found = iter(_acon_backward_op(x, grad_y, p1, p2, beta))
+    return tuple(None if t is None else next(found)
+                 for t in (x, p1, p2, beta))
 
 
 _acon_op.register_autograd(_op_backward, setup_context=_setup_op_context)
 
 
-def acon(x: Tensor,
-         p1: Tensor,
-         p2: Tensor,
-         beta: Tensor,
-         fold: Optional[FoldedInputGradient] = None,
-         layer: str = 'acon') -> Tensor:
-    """ACON-C ``(p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x``.
+class Acon(NamedTuple):
+    """An ACON layer's parameters: ``p1``, ``p2`` ``(1, C, 1, 1)`` or None
+    (ACON-A/B: ``p1 = 1``; ACON-A: no ``p2 x`` term); ``beta`` ``(1, C, 1,
+    1)``, or None with a switching ``network`` (Meta-ACON)."""
+    p1: Optional[Tensor]
+    p2: Optional[Tensor]
+    beta: Optional[Tensor]
+    network: Optional[HyperNetwork] = None
+
+
+def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
+    """ACON-C ``(p1 - p2) x sigmoid(beta (p1 - p2) x) + p2 x`` as one node.
 
     Args:
-        x: Input ``(N, C, H, W)``.
-        p1, p2: ``(1, C, 1, 1)`` per channel, or ``(1, 1, 1, 1)``.
-        beta: ``(1, C, 1, 1)`` per channel, or ``(N, C, 1, 1)`` per sample
-            (Meta-ACON).
-        fold: For a ``beta`` made from the pooled input, shared with that
-            pooling (see :class:`~.pooling.FoldedInputGradient`).
+        x: Input ``(N, C, H, W)``, floating point.
+        layer_parameters: See :class:`Acon`.
         layer: Name of the calling layer, for error messages.
 
     Returns:
         Tensor shaped, typed and laid out like ``x``.
     """
-    if torch.compiler.is_compiling():
-        return _acon_op(x, p1, p2, beta)
-    return AconFunction.apply(x, p1, p2, beta, fold, layer)
+    p1, p2, beta, network = layer_parameters
+    if network is None:
+        return AconFunction.apply(x, p1, p2, beta, None, layer)
+    return AconFunction.apply(x, p1, p2, None, network, layer,
+                              *network.parameters)
+
+
+def acon_op(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+            beta: Tensor) -> Tensor:
+    """The ``mmdynact::acon`` custom op (for ``torch.compile``): ``beta``
+    given, ``(1, C, 1, 1)`` or ``(N, C, 1, 1)``."""
+    return _acon_op(x, p1, p2, beta)
+
+
+def count_flops(shapes: List[Optional[Tuple[int, ...]]]) -> int:
+    """FLOPs of ``mmdynact::acon`` from its input shapes ``(x, p1, p2,
+    beta)``: 5 per element, ``(p1 - p2) x``, ``beta *``, sigmoid, product,
+    ``+ p2 x``."""
+    return 5 * math.prod(shapes[0])
+
+
+AconFunction.count_flops = staticmethod(count_flops)

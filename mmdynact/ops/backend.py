@@ -1,44 +1,48 @@
 """Which form mmdynact's activation kernels run in: Triton, fused or eager.
 
 Every activation computes its arithmetic in a few *passes* over the tensor
-(see the kernel families in this package). Each pass exists in two forms:
+(see the kernel families of this package). Each pass exists in two forms:
 
 * a hand-written **Triton** kernel (one launch per pass, fp32 accumulation,
   fp16/bf16/fp32/fp64 input, contiguous or channels-last), the form for GPUs;
 * a **torch** form: plain PyTorch code that is either run as written
   (``eager``) or fused by ``torch.compile`` (``compiled``: inductor, dynamic
   shapes). Each variant of a torch kernel (dtypes, memory layout, flags) is
-  compiled in a cache of its own, so a process that mixes float64, fp32,
-  bf16 autocast, channels-last and many shapes never reaches dynamo's
-  recompile limit and never drops silently to the slow path.
+  compiled in a cache of its own (:mod:`.torch_internals`), so a process that
+  mixes float64, fp32, bf16 autocast, channels-last and many shapes never
+  reaches dynamo's recompile limit and never drops silently to the slow
+  path.
 
 The backend is chosen by the environment variable ``MMDYNACT_BACKEND`` (read
 at import), :func:`set_backend` or the context manager :func:`use_backend`:
 
 * ``'auto'`` (default): Triton on CUDA, the compiled torch form elsewhere;
-  if Triton or the compiler does not work on the device, warn once and use
-  the next form (compiled, then eager);
+  if Triton or the compiler does not work on the device (import, compile,
+  probe), warn once and use the next form (compiled, then eager). An error
+  that the same input also raises in eager is the caller's error and is
+  raised as such;
 * ``'triton'``: always Triton; on a CPU tensor this needs Triton's
   interpreter (``TRITON_INTERPRET=1`` set before Triton is imported), which
   the tests use;
 * ``'compiled'``: always the compiled torch form; errors are raised;
 * ``'eager'``: the torch form as written (no compilation, slower).
 
-Inside a model compiled by ``torch.compile`` the layers call
-``torch.library`` custom ops instead (see :mod:`.custom_ops`), whatever the
-backend: the whole model compiles without graph breaks.
+The form is decided once per backend and device (:func:`kernel_form`).
+Inside a model compiled by ``torch.compile`` the layers call their
+``torch.library`` custom ops instead (each family registers one, beside its
+``autograd.Function``), whatever the backend: the whole model compiles
+without graph breaks.
 """
 import contextlib
 import functools
 import os
-import types
 import warnings
 from typing import Callable, Dict, Iterator, Tuple
 
 import torch
-import torch.fx.experimental._config  # noqa: F401 (duck shaping)
 
 from . import triton_support
+from .torch_internals import compiled_copy
 
 BACKENDS = ('auto', 'triton', 'compiled', 'eager')
 ENV_VAR = 'MMDYNACT_BACKEND'
@@ -53,6 +57,10 @@ def _checked(name: str, source: str) -> str:
 
 
 _backend = _checked(os.environ.get(ENV_VAR, 'auto'), ENV_VAR)
+# forms found not to work under 'auto': (form, device type) -> reason
+_broken: Dict[Tuple[str, str], str] = {}
+# (backend, device) -> form, decided once
+_forms: Dict[Tuple[str, torch.device], str] = {}
 
 
 def get_backend() -> str:
@@ -78,13 +86,16 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-# forms found not to work under 'auto': (form, device type) -> reason
-_broken: Dict[Tuple[str, str], str] = {}
+def forget_forms() -> None:
+    """Decide the form of every device anew (after a fallback, or when a
+    test changes what Triton can do)."""
+    _forms.clear()
 
 
 def _fall_back(form: str, device_type: str, reason: str) -> None:
     if (form, device_type) not in _broken:
         _broken[form, device_type] = reason
+        forget_forms()
         name = 'Triton' if form == 'triton' else form
         warnings.warn(
             f'mmdynact: the {name} kernels do not work on {device_type} '
@@ -94,8 +105,15 @@ def _fall_back(form: str, device_type: str, reason: str) -> None:
 
 def kernel_form(device: torch.device) -> str:
     """The form the kernels run in on ``device``: ``'triton'``,
-    ``'compiled'`` or ``'eager'``, from the backend in force."""
-    backend = _backend
+    ``'compiled'`` or ``'eager'``, from the backend in force (decided once
+    per backend and device)."""
+    form = _forms.get((_backend, device))
+    if form is None:
+        form = _forms[_backend, device] = _decide(_backend, device)
+    return form
+
+
+def _decide(backend: str, device: torch.device) -> str:
     if backend == 'triton':
         triton_support.require(device)
         return 'triton'
@@ -129,13 +147,6 @@ def _variant_key(args: tuple) -> tuple:
     return tuple(key)
 
 
-def _fresh_code(fn: Callable, index: int) -> Callable:
-    """A copy of ``fn`` with its own code object (dynamo caches per code)."""
-    code = fn.__code__.replace(co_name=f'{fn.__name__}_variant{index}')
-    return types.FunctionType(code, fn.__globals__, code.co_name,
-                              fn.__defaults__, fn.__closure__)
-
-
 class TorchKernel:
     """A pure tensor function, run as written or fused by ``torch.compile``.
 
@@ -144,7 +155,12 @@ class TorchKernel:
     functions). Each variant of the arguments (dtypes, layouts, size-1
     dimensions, flags, grad and autocast state) gets its own compiled copy
     with its own dynamo cache, so variants never evict one another and sizes
-    never recompile (``dynamic=True``, no duck shaping).
+    never recompile.
+
+    Under ``'auto'``, a compiled run that fails is run again as written: if
+    that fails too, the error is the input's and is raised; otherwise the
+    compiler is broken on this device, which is recorded (with one warning)
+    and the eager form used from then on.
 
     Args:
         fn: The function. It takes tensors and Python constants, returns
@@ -159,17 +175,13 @@ class TorchKernel:
     def _run_compiled(self, args: tuple):
         key = _variant_key(args)
         compiled = self.variants.get(key)
-        if compiled is not None:
-            return compiled(*args)
-        compiled = torch.compile(
-            _fresh_code(self.fn, len(self.variants)), dynamic=True)
-        # Without duck shaping, sizes that happen to be equal in the first
-        # call (batch and K, height and width) stay independent symbols,
-        # so other sizes later need no recompilation.
-        with torch.fx.experimental._config.patch(use_duck_shape=False):
+        if compiled is None:
+            compiled = compiled_copy(
+                self.fn, f'{self.fn.__name__}_variant{len(self.variants)}')
             result = compiled(*args)
-        self.variants[key] = compiled
-        return result
+            self.variants[key] = compiled
+            return result
+        return compiled(*args)
 
     def __call__(self, form: str, *args):
         if form == 'eager' or torch.compiler.is_compiling():
@@ -178,17 +190,19 @@ class TorchKernel:
             arg.device.type for arg in args if isinstance(arg, torch.Tensor))
         if _backend == 'auto' and ('compiled', device_type) in _broken:
             return self.fn(*args)
-        try:  # (kernels are called inside autograd functions: no graph)
-            return self._run_compiled(
-                tuple(arg.detach() if isinstance(arg, torch.Tensor) else arg
-                      for arg in args))
-        except Exception as exc:  # compiler missing or broken
-            if _backend != 'auto':
-                raise
+        detached = tuple(
+            arg.detach() if isinstance(arg, torch.Tensor) else arg
+            for arg in args)
+        if _backend != 'auto':
+            return self._run_compiled(detached)
+        try:
+            return self._run_compiled(detached)
+        except Exception as exc:
+            result = self.fn(*args)  # raises if the input is at fault
             _fall_back(
                 'compiled', device_type, f'{type(exc).__name__}: '
                 f'{str(exc).splitlines()[0][:200]}')
-            return self.fn(*args)
+            return result
 
 
 def torch_kernel(fn: Callable) -> TorchKernel:

@@ -1,18 +1,23 @@
-"""What mmdynact's Triton kernels share: the import, layouts and tiling.
+"""What mmdynact's Triton kernels share: the import, layouts, tiles and the
+``@triton.jit`` helpers every family uses.
 
 The kernels see an activation input ``(N, C, *spatial)`` as ``(N, C, S)``
 with ``S`` the number of positions, stored either contiguously (``c * S +
 s`` within a sample) or channels-last (``s * C + c``); other strides are
 made dense first. A program works on tiles of ``BLOCK_C`` channels by
 ``BLOCK_S`` positions, oriented so that loads run along the contiguous
-dimension:
+dimension. Two kinds of kernels:
 
-* *row* kernels (``rows`` tiling) give a program one sample, one block of
-  channels and a chunk of positions that it walks tile by tile; per-channel
-  sums come out as one partial per chunk (``(N, C, splits)``, summed after);
-* *column* kernels give a program one sample and one block of positions and
-  walk all channels (sums over channels, e.g. DY-ReLU-C's spatial
-  attention, are then complete in one program).
+* *row* kernels (:func:`row_tiling`) give a program one sample, one block
+  of channels and a *chunk* of positions that it walks tile by tile;
+  per-channel sums come out as one partial per chunk, added up after;
+* *column* kernels (:func:`column_tiling`) give a program one sample and
+  one *block* of positions and walk all channels, so sums over channels
+  (DY-ReLU-C's spatial attention) are complete in one program.
+
+Offsets within a sample are 32-bit (a sample may hold up to 2**31
+elements), the sample's own offset 64-bit: any batch size works and index
+arithmetic stays cheap in registers.
 
 Triton is optional: without it (a CPU-only torch build) the kernels are
 never launched and :func:`require` explains why.
@@ -23,6 +28,7 @@ import os
 from typing import NamedTuple, Optional
 
 import torch
+from torch import Tensor
 
 try:
     import triton
@@ -47,10 +53,8 @@ except ImportError as exc:  # CPU-only torch builds ship without Triton
 #: when the kernels are defined, i.e. at import.
 INTERPRETED = os.environ.get('TRITON_INTERPRET', '0') == '1'
 
-#: elements per tile; tests lower it to walk many tiles on small tensors
-TILE_ELEMENTS = 2048
-#: most channels (channels-last) or positions (contiguous) along a tile
-MAX_ALONG_CONTIGUOUS = {True: 128, False: 512}
+#: the most elements one sample may hold (offsets within it are 32-bit)
+MAX_SAMPLE_ELEMENTS = 2**31 - 1
 
 
 def unusable_reason(device: torch.device) -> Optional[str]:
@@ -90,7 +94,7 @@ def _probe_kernel(x_ptr, BLOCK: tl.constexpr):
 def _cuda_probe(index: int) -> Optional[str]:
     try:
         x = torch.zeros(16, device=torch.device('cuda', index))
-        _probe_kernel[(1, )](x, BLOCK=16)
+        _probe_kernel[(1, )](x_ptr=x, BLOCK=16)
         if not bool((x == 1).all()):
             return 'a test kernel computed a wrong result'
     except Exception as exc:  # report any failure; the caller falls back
@@ -98,9 +102,12 @@ def _cuda_probe(index: int) -> Optional[str]:
     return None
 
 
+# ------------------------------------------------------ @triton.jit helpers
+
+
 @triton.jit
 def tile_offsets(c, s, C, S, CHANNELS_LAST: tl.constexpr):
-    """Offsets of the ``[len(c), len(s)]`` tile within one sample."""
+    """Offsets (32-bit) of the ``[len(c), len(s)]`` tile within a sample."""
     if CHANNELS_LAST:
         offsets = s[None, :] * C + c[:, None]
     else:
@@ -109,64 +116,92 @@ def tile_offsets(c, s, C, S, CHANNELS_LAST: tl.constexpr):
 
 
 @triton.jit
-def row_program(C, S, BLOCK_C: tl.constexpr):
-    """What a row kernel's program works on: ``(n, c, c_ok, split,
-    sample)``, its sample, block of channels (and which exist), chunk of
-    positions, and the sample's offset (int64)."""
-    pid = tl.program_id(0)
-    c_blocks = tl.cdiv(C, BLOCK_C)
-    n = pid // c_blocks
-    c = (pid % c_blocks) * BLOCK_C + tl.arange(0, BLOCK_C)
-    return n, c, c < C, tl.program_id(1), n.to(tl.int64) * C * S
+def sample_start(n, C, S):
+    """Offset (64-bit) of sample ``n`` of an ``(N, C, S)`` tensor."""
+    return n.to(tl.int64) * C * S
 
 
 @triton.jit
-def row_tile(start, c, c_ok, C, S, sample, BLOCK_S: tl.constexpr,
-             CHANNELS_LAST: tl.constexpr):
-    """The tile of a row program's chunk that starts at position ``start``:
-    ``(s, s_ok, mask, offsets)``."""
-    s = start + tl.arange(0, BLOCK_S)
-    s_ok = s < S
-    return (s, s_ok, c_ok[:, None] & s_ok[None, :],
-            sample + tile_offsets(c, s, C, S, CHANNELS_LAST))
+def row_sample(C, BLOCK_C: tl.constexpr):
+    """The sample a row program works on."""
+    return tl.program_id(0) // tl.cdiv(C, BLOCK_C)
 
 
 @triton.jit
-def chunk_index(n, c, C, split):
-    """Index of the partial sums of channels ``c`` of sample ``n`` over
-    chunk ``split``, in ``(N, C, splits)`` order."""
-    return (n * C + c) * tl.num_programs(1) + split
+def row_channels(C, BLOCK_C: tl.constexpr):
+    """The block of channels a row program works on (some may be ``>= C``)."""
+    block = tl.program_id(0) % tl.cdiv(C, BLOCK_C)
+    return block * BLOCK_C + tl.arange(0, BLOCK_C)
 
 
-def spatial_size(x: torch.Tensor) -> int:
+@triton.jit
+def chunk_positions(start, BLOCK_S: tl.constexpr):
+    """The positions of the tile that starts at ``start``."""
+    return start + tl.arange(0, BLOCK_S)
+
+
+@triton.jit
+def partial_index(n, c, C):
+    """Where a row program stores the partial sums of channels ``c`` of
+    sample ``n`` over its chunk: ``(N, C, chunks)`` order."""
+    return (n * C + c) * tl.num_programs(1) + tl.program_id(1)
+
+
+@triton.jit
+def column_positions(BLOCK_S: tl.constexpr):
+    """The block of positions a column program works on."""
+    return tl.program_id(1) * BLOCK_S + tl.arange(0, BLOCK_S)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+class KernelInput(NamedTuple):
+    """An activation input as the kernels read it."""
+    #: dense in its layout (a copy only if it was not)
+    x: Tensor
+    n: int
+    c: int
+    #: positions per sample
+    s: int
+    channels_last: bool
+
+
+def spatial_size(x: Tensor) -> int:
     """``S``, the number of positions of ``x`` ``(N, C, *)``."""
     return math.prod(x.shape[2:])
 
 
-def is_channels_last(x: torch.Tensor) -> bool:
+def is_channels_last(x: Tensor) -> bool:
     """Whether the kernels should read ``x`` as channels-last."""
     return (x.dim() == 4 and not x.is_contiguous()
             and x.is_contiguous(memory_format=torch.channels_last))
 
 
-def kernel_input(x: torch.Tensor):
-    """``(x, N, C, S, channels_last)``: ``x`` laid out as the kernels read it
-    (:func:`dense`), its sizes and its layout."""
-    channels_last = is_channels_last(x)
-    n, c = x.shape[:2]
-    return dense(x, channels_last), n, c, spatial_size(x), channels_last
-
-
-def match_layout(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``grad`` in ``x``'s layout (autograd may hand over another one)."""
-    return dense(grad, is_channels_last(x))
-
-
-def dense(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+def dense(x: Tensor, channels_last: bool) -> Tensor:
     """``x`` laid out as the kernels read it (a copy only if it is not)."""
     if channels_last:
         return x.contiguous(memory_format=torch.channels_last)
     return x.contiguous()
+
+
+def kernel_input(x: Tensor, layer: str) -> KernelInput:
+    """``x`` as the kernels read it, with its sizes and layout."""
+    channels_last = is_channels_last(x)
+    n, c = x.shape[:2]
+    s = spatial_size(x)
+    if c * s > MAX_SAMPLE_ELEMENTS:
+        raise ValueError(
+            f'{layer}: one sample of the input holds {c * s} elements; the '
+            f'Triton kernels index a sample with 32 bits (at most '
+            f'{MAX_SAMPLE_ELEMENTS}). Use MMDYNACT_BACKEND=compiled or eager '
+            f'for such inputs.')
+    return KernelInput(dense(x, channels_last), n, c, s, channels_last)
+
+
+def match_layout(grad: Tensor, x: Tensor) -> Tensor:
+    """``grad`` in ``x``'s layout (autograd may hand over another one)."""
+    return dense(grad, is_channels_last(x))
 
 
 def acc_type(dtype: torch.dtype):
@@ -178,58 +213,115 @@ def next_power_of_2(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length()
 
 
-class Tiling(NamedTuple):
-    """How a kernel of one call splits ``(N, C, S)`` into programs."""
+# ------------------------------------------------------------------- tiles
+
+
+class TileShape(NamedTuple):
+    """How big a kernel's tiles are and how many warps walk one.
+
+    Kernels that keep more values per element alive (recomputed
+    convolutions, several running sums) take smaller tiles or more warps, so
+    that every thread holds few elements and no register spills.
+    """
+    #: elements per tile
+    elements: int
+    #: most channels (channels-last) or positions (contiguous) along the
+    #: contiguous dimension of a tile
+    along_channels_last: int
+    along_contiguous: int
+    #: ``num_warps`` of the launch
+    warps: int
+
+    def blocks(self, c: int, s: int, channels_last: bool) -> tuple:
+        """``(block_c, block_s)`` for ``C`` channels and ``S`` positions
+        (within :data:`TILE_LIMIT`, if set)."""
+        limit = TILE_LIMIT or self
+        elements = min(self.elements, limit.elements)
+        if channels_last:
+            along = min(self.along_channels_last, limit.along_channels_last)
+            block_c = min(next_power_of_2(c), along, elements)
+            block_s = min(next_power_of_2(s), max(elements // block_c, 1))
+        else:
+            along = min(self.along_contiguous, limit.along_contiguous)
+            block_s = min(next_power_of_2(s), along, elements)
+            block_c = min(next_power_of_2(c), max(elements // block_s, 1))
+        return block_c, block_s
+
+
+#: an upper bound on every kernel's tiles, or None; the interpreter tests
+#: shrink tiles so that small tensors span many of them (call
+#: :func:`clear_tiling_caches` after changing it)
+TILE_LIMIT: Optional[TileShape] = None
+#: the tiles of streaming kernels: a load, a little arithmetic, a store
+STREAM = TileShape(2048, 128, 512, 8)
+#: tiles of kernels that also keep running sums per element
+REDUCE = TileShape(1024, 64, 256, 4)
+
+
+class RowTiling(NamedTuple):
+    """How a row kernel splits ``(N, C, S)`` into programs."""
     block_c: int
     block_s: int
     c_blocks: int
-    #: chunks of positions per (sample, channel block), for row kernels
-    splits: int
+    #: chunks of positions per (sample, block of channels)
+    chunks: int
     #: positions per chunk (a multiple of ``block_s``)
-    s_chunk: int
+    chunk_size: int
+    warps: int
 
-    def rows(self, n: int) -> tuple:
-        """Grid of a row kernel."""
-        return (n * self.c_blocks, self.splits)
+    def grid(self, n: int) -> tuple:
+        return (n * self.c_blocks, self.chunks)
 
-    def columns(self, n: int) -> tuple:
-        """Grid of a column kernel: one program per sample and tile of
-        positions."""
-        return (n, self.splits)
+
+class ColumnTiling(NamedTuple):
+    """How a column kernel splits ``(N, C, S)`` into programs: one per
+    sample and block of ``block_s`` positions."""
+    block_c: int
+    block_s: int
+    s_blocks: int
+    warps: int
+
+    def grid(self, n: int) -> tuple:
+        return (n, self.s_blocks)
 
 
 @functools.lru_cache(maxsize=4096)
-def tiling(c: int, s: int, channels_last: bool,
-           parallel: Optional[int]) -> Tiling:
-    """Tiles for ``(N, C, S)`` in the given layout (``TILE_ELEMENTS`` per
-    tile, at most ``MAX_ALONG_CONTIGUOUS`` along the contiguous dimension;
-    call ``tiling.cache_clear()`` after changing them).
+def row_tiling(c: int, s: int, channels_last: bool, shape: TileShape,
+               parallel: Optional[int]) -> RowTiling:
+    """Row tiles for ``(N, C, S)`` in the given layout.
 
     Args:
         c, s: Channels and positions.
         channels_last: The layout.
+        shape: The kernel's :class:`TileShape`.
         parallel: For reductions, about how many programs to give each
-            sample (chunks of positions shrink until there are that many);
-            None: one tile per program (element-wise passes, column
-            kernels).
+            sample (chunks shrink until there are that many); None: one
+            tile per program (element-wise passes).
     """
-    tile = TILE_ELEMENTS
-    along = MAX_ALONG_CONTIGUOUS[channels_last]
-    if channels_last:
-        block_c = min(next_power_of_2(c), along, tile)
-        block_s = min(next_power_of_2(s), max(tile // block_c, 1))
-    else:
-        block_s = min(next_power_of_2(s), along, tile)
-        block_c = min(next_power_of_2(c), max(tile // block_s, 1))
+    block_c, block_s = shape.blocks(c, s, channels_last)
     c_blocks = -(-c // block_c)
     s_blocks = -(-s // block_s)
-    if parallel is None:
-        per_chunk = 1
-    else:
+    per_chunk = 1
+    if parallel is not None:
         wanted = max(-(-parallel // c_blocks), 1)
         per_chunk = -(-s_blocks // min(wanted, s_blocks))
-    s_chunk = per_chunk * block_s
-    return Tiling(block_c, block_s, c_blocks, -(-s // s_chunk), s_chunk)
+    chunk_size = per_chunk * block_s
+    return RowTiling(block_c, block_s, c_blocks, -(-s // chunk_size),
+                     chunk_size, shape.warps)
+
+
+@functools.lru_cache(maxsize=4096)
+def column_tiling(c: int, s: int, channels_last: bool,
+                  shape: TileShape) -> ColumnTiling:
+    """Column tiles for ``(N, C, S)`` in the given layout."""
+    block_c, block_s = shape.blocks(c, s, channels_last)
+    return ColumnTiling(block_c, block_s, -(-s // block_s), shape.warps)
+
+
+def clear_tiling_caches() -> None:
+    """Forget computed tilings (after changing :data:`TILE_LIMIT`)."""
+    row_tiling.cache_clear()
+    column_tiling.cache_clear()
 
 
 def programs_per_sample(device: torch.device, n: int) -> int:

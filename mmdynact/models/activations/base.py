@@ -1,4 +1,6 @@
 """The common base of activations whose parameters depend on the channels."""
+import math
+import numbers
 from typing import ClassVar, Optional, Tuple
 
 from torch import Tensor, nn
@@ -22,6 +24,10 @@ class ChannelActivation(nn.Module):
 
     #: input ranks the layer accepts, e.g. ``(4, )`` for ``(N, C, H, W)``
     input_ranks: Tuple[int, ...] = (4, )
+    #: whether the layer has norms of its own, built from a ``norm_cfg``
+    #: argument that the builder's ``norm_cfg`` fills in (ActResNet,
+    #: ConvModule) unless ``act_cfg`` names one
+    follows_norm_cfg: ClassVar[bool] = False
     #: set by :func:`~.registry.register_activation`
     spec: ClassVar[ActivationSpec]
 
@@ -35,14 +41,16 @@ class ChannelActivation(nn.Module):
                 f'{name} needs the number of channels of its input. '
                 f"mmcv's ConvModule passes it by itself; elsewhere write "
                 f"act_cfg=dict(type='{name}', channels=<channels>).")
-        if isinstance(channels,
-                      bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f'{name}: channels must be a positive int, '
-                             f'got {channels!r}')
-        self.channels = channels
+        self.channels = positive_int(name, 'channels', channels)
 
     def check_input(self, x: Tensor) -> None:
-        """Raise a ValueError naming the layer if ``x`` does not fit it."""
+        """Raise naming the layer if ``x`` does not fit it: a ValueError for
+        its shape, a TypeError for a dtype that is not floating point."""
+        if not x.is_floating_point():
+            raise TypeError(
+                f'{type(self).__name__} expects a floating-point input '
+                f'(float16, bfloat16, float32 or float64), got {x.dtype}; '
+                f'convert it first, e.g. x.float()')
         if x.dim() in self.input_ranks and x.shape[1] == self.channels:
             return
         layouts = ' or '.join(
@@ -61,3 +69,22 @@ class ChannelActivation(nn.Module):
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}'
+
+
+def positive_int(layer: str, name: str, value) -> int:
+    """``value`` if it is an int >= 1, else a ValueError naming the layer's
+    argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{layer}: {name} must be a positive int, got '
+                         f'{value!r}')
+    return value
+
+
+def finite_float(layer: str, name: str, value) -> float:
+    """``value`` as a float if it is a finite real number, else a
+    ValueError naming the layer's argument."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value)):
+        raise ValueError(f'{layer}: {name} must be a finite number, got '
+                         f'{value!r}')
+    return float(value)

@@ -22,18 +22,37 @@ with ``alpha = (1, 0), beta = (0, 0)`` by default, so the static part is ReLU.
 from typing import Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdynact.ops import (bounded_softmax, folded_input_gradient,
-                          piecewise_linear_max, spatial_mean,
-                          spatial_mean_projection)
+from mmdynact.ops import (HyperNetwork, Pieces, SpatialAttention,
+                          bounded_softmax, dynamic_relu,
+                          piecewise_linear_max_op)
+from mmdynact.ops.hyper_network import check_batch
 from mmdynact.ops.piecewise_linear_max import PiecewiseLinearMaxFunction
-from mmdynact.ops.pooling import (SpatialMeanFunction,
-                                  SpatialMeanProjectionFunction)
-from .base import ChannelActivation
+from .base import ChannelActivation, finite_float, positive_int
+from .dispatch import runs_formula, runs_staged
 from .registry import ActivationSpec, register_activation
+
+#: the hyper-function's activation (stateless, shared)
+_RELU = nn.ReLU()
+
+
+def _initial(layer: str, name: str, values: Optional[Sequence[float]],
+             k: int, default: Tuple[float, ...]) -> Tuple[float, ...]:
+    """The static slopes or intercepts: ``values``, or ``default`` (one per
+    piece) when None; checked to hold ``k`` finite numbers."""
+    if values is None:
+        return default
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__len__'):
+        raise ValueError(f'{layer}: {name} must be a sequence of k={k} '
+                         f'numbers, got {values!r}')
+    if len(values) != k:
+        raise ValueError(f'{layer}: {name} needs k={k} values (one per '
+                         f'piece), got {tuple(values)}; leave it out for the '
+                         f'default {default}')
+    return tuple(finite_float(layer, name, value) for value in values)
 
 
 class _DyReLU(ChannelActivation):
@@ -46,7 +65,8 @@ class _DyReLU(ChannelActivation):
             units, at least 1).
         lambda_a, lambda_b: Ranges of the slope and intercept residuals.
         init_a, init_b: Static slopes ``alpha`` and intercepts ``beta``, one
-            per piece.
+            per piece; by default ``alpha = (1, 0, ..., 0)``, ``beta = (0,
+            ..., 0)``, so that the static part is ReLU.
         inplace: Ignored (see :class:`ChannelActivation`).
     """
 
@@ -60,20 +80,18 @@ class _DyReLU(ChannelActivation):
                  reduction: int = 4,
                  lambda_a: float = 1.0,
                  lambda_b: float = 0.5,
-                 init_a: Sequence[float] = (1.0, 0.0),
-                 init_b: Sequence[float] = (0.0, 0.0),
+                 init_a: Optional[Sequence[float]] = None,
+                 init_b: Optional[Sequence[float]] = None,
                  inplace: bool = False) -> None:
         super().__init__(channels, inplace)
         name = type(self).__name__
-        if k < 1 or len(init_a) != k or len(init_b) != k:
-            raise ValueError(f'{name}: init_a and init_b need k={k} values '
-                             f'each, got {tuple(init_a)} and {tuple(init_b)}')
-        if reduction < 1:
-            raise ValueError(f'{name}: reduction must be >= 1, '
-                             f'got {reduction}')
-        self.k = k
-        self.lambda_a = lambda_a
-        self.lambda_b = lambda_b
+        self.k = positive_int(name, 'k', k)
+        reduction = positive_int(name, 'reduction', reduction)
+        self.lambda_a = finite_float(name, 'lambda_a', lambda_a)
+        self.lambda_b = finite_float(name, 'lambda_b', lambda_b)
+        init_a = _initial(name, 'init_a', init_a, k,
+                          (1.0, ) + (0.0, ) * (k - 1))
+        init_b = _initial(name, 'init_b', init_b, k, (0.0, ) * k)
         self.coef_channels = 1 if self.shared_coefficients else channels
         hidden = max(channels // reduction, 1)
         self.fc1 = nn.Linear(channels, hidden)
@@ -90,7 +108,10 @@ class _DyReLU(ChannelActivation):
     def hyper_function(self, pooled: Tensor) -> Tensor:
         """Raw coefficient logits ``theta`` ``(N, C' * 2 * K)`` of the
         pooled input ``(N, C)``, laid out ``(C', 2, K)``, slopes first."""
-        return self.fc2(F.relu(self.fc1(pooled.to(self.fc1.weight.dtype))))
+        return self.fc2(_RELU(self.fc1(pooled.to(self.fc1.weight.dtype))))
+
+    def pieces(self) -> Pieces:
+        return Pieces(self.init_a, self.init_b, self.lambda_a, self.lambda_b)
 
     def coefficients(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Slopes and intercepts ``(a, b)`` for ``x``, each ``(N, C', K)``.
@@ -109,18 +130,16 @@ class _DyReLU(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        name = type(self).__name__
-        fold = folded_input_gradient(x)
-        theta = self.hyper_function(spatial_mean(x, fold, name))
-        return piecewise_linear_max(
-            x,
-            theta,
-            self.init_a,
-            self.init_b,
-            self.lambda_a,
-            self.lambda_b,
-            fold=fold,
-            layer=name)
+        if runs_formula(x):
+            return self.formula(x)
+        if runs_staged():
+            return piecewise_linear_max_op(
+                x,
+                self.hyper_function(x.mean(dim=tuple(range(2, x.dim())))),
+                self.pieces())
+        network = HyperNetwork.of((self.fc1, _RELU, self.fc2))
+        return dynamic_relu(x, self.pieces(), network, None,
+                            type(self).__name__)
 
     def formula(self, x: Tensor) -> Tensor:
         a, b = self.coefficients(x)
@@ -142,14 +161,14 @@ def _per_channel(coef: Tensor, ndim: int) -> Tensor:
     return coef.reshape(coef.shape[:2] + (1, ) * (ndim - 2) + coef.shape[2:])
 
 
-_DYRELU_AB = ActivationSpec(
-    kernels=(SpatialMeanFunction, PiecewiseLinearMaxFunction),
+_DYRELU = ActivationSpec(
+    kernels=(PiecewiseLinearMaxFunction, ),
     probe='dyrelu',
     cpu_time_target=0.15,
     gpu_time_target=2.0)
 
 
-@register_activation(_DYRELU_AB)
+@register_activation(_DYRELU)
 class DyReLUA(_DyReLU):
     """DY-ReLU-A: ``y = max_k(a^k x + b^k)``, one ``(a, b)`` for all channels.
 
@@ -158,7 +177,7 @@ class DyReLUA(_DyReLU):
     shared_coefficients = True
 
 
-@register_activation(_DYRELU_AB)
+@register_activation(_DYRELU)
 class DyReLUB(_DyReLU):
     """DY-ReLU-B: ``y_c = max_k(a_c^k x_c + b_c^k)``, per-channel pieces.
 
@@ -166,17 +185,12 @@ class DyReLUB(_DyReLU):
     """
 
 
-@register_activation(
-    ActivationSpec(
-        kernels=(SpatialMeanProjectionFunction, PiecewiseLinearMaxFunction),
-        probe='dyrelu',
-        cpu_time_target=0.15,
-        gpu_time_target=3.0))
+@register_activation(_DYRELU._replace(gpu_time_target=3.0))
 class DyReLUC(_DyReLU):
     """DY-ReLU-C: ``y = pi * max_k(a_c^k x + b_c^k)``, per channel+position.
 
     ``pi = min(gamma * softmax(z / tau), 1)`` over the H*W positions,
-    ``z = BN(Conv1x1(x))``, ``gamma = H*W / 3``. Accepts ``(N, C, H, W)``.
+    ``z = norm(Conv1x1(x))``, ``gamma = H*W / 3``. Accepts ``(N, C, H, W)``.
     Since ``pi > 0``, scaling the coefficients by it is the same as scaling
     the max.
 
@@ -184,10 +198,14 @@ class DyReLUC(_DyReLU):
         temperature: Initial softmax temperature ``tau`` (the paper anneals it
             from about 10 to 1 early in training; see
             ``DyReLUTemperatureHook``). Stored in the state dict.
-        norm_cfg: Norm layer after the 1x1 conv of the spatial attention.
+        norm_cfg: Norm layer after the 1x1 conv of the spatial attention, or
+            None. ActResNet and ConvModule fill in their own ``norm_cfg``
+            (SyncBN on a cluster, ``requires_grad``...) unless ``act_cfg``
+            sets one.
         **kwargs: As for :class:`DyReLUB`.
     """
     input_ranks = (4, )
+    follows_norm_cfg = True
 
     def __init__(self,
                  channels: Optional[int] = None,
@@ -208,29 +226,39 @@ class DyReLUC(_DyReLU):
 
     @temperature.setter
     def temperature(self, value: float) -> None:
-        if not value > 0:
+        if not finite_float('DyReLUC', 'temperature', value) > 0:
             raise ValueError(f'DyReLUC: temperature must be > 0, got {value}')
         self._temperature.fill_(value)
+
+    def _logits(self, x: Tensor) -> Tensor:
+        """``z = norm(Conv1x1(x))`` ``(N, 1, H, W)``, plain autograd ops."""
+        conv = self.spatial_conv
+        return self.spatial_norm(conv(x.to(conv.weight.dtype)))
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """``pi = min(gamma softmax(z / tau), 1)``, shaped ``(N, 1, H, W)``
         (plain autograd ops, for looking inside)."""
         self.check_input(x)
-        z = self.spatial_norm(self.spatial_conv(x))
-        return bounded_softmax(z, self._temperature)
+        return bounded_softmax(self._logits(x), self._temperature)
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        name = type(self).__name__
-        fold = folded_input_gradient(x)
-        conv = self.spatial_conv  # a 1x1 conv to one channel
-        pooled, z = spatial_mean_projection(x, conv.weight, conv.bias, fold,
-                                            name)
-        return piecewise_linear_max(x, self.hyper_function(pooled),
-                                    self.init_a, self.init_b, self.lambda_a,
-                                    self.lambda_b,
-                                    (self.spatial_norm(z), self._temperature),
-                                    fold, name)
+        if runs_formula(x):
+            return self.formula(x)
+        norm = self.spatial_norm
+        if isinstance(norm, _BatchNorm):
+            check_batch(norm, x.numel() // x.shape[1], 'DyReLUC',
+                        'spatial attention')
+        if runs_staged():
+            theta = self.hyper_function(x.mean(dim=(2, 3)))
+            return piecewise_linear_max_op(x, theta, self.pieces(),
+                                           self._logits(x), self._temperature)
+        conv = self.spatial_conv
+        spatial = SpatialAttention(conv.weight, conv.bias,
+                                   HyperNetwork.of((norm, )),
+                                   self._temperature)
+        network = HyperNetwork.of((self.fc1, _RELU, self.fc2))
+        return dynamic_relu(x, self.pieces(), network, spatial, 'DyReLUC')
 
     def formula(self, x: Tensor) -> Tensor:
         """Per-position coefficients ``pi_hw a_c^k``, ``pi_hw b_c^k``."""

@@ -15,9 +15,12 @@ from mmcv.cnn import build_norm_layer
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmdynact.ops import funnel_max
+from mmdynact.ops import FunnelNorm, funnel_max, funnel_max_op
 from mmdynact.ops.funnel import FunnelMaxFunction
+from mmdynact.ops.hyper_network import (batch_statistics, check_batch,
+                                        stage_momentum, synchronises)
 from .base import ChannelActivation
+from .dispatch import runs_formula, runs_staged
 from .registry import ActivationSpec, register_activation
 
 
@@ -30,16 +33,20 @@ from .registry import ActivationSpec, register_activation
 class FReLU(ChannelActivation):
     """``y = max(x, BN(DWConv_kxk(x)))``, input ``(N, C, H, W)``.
 
-    With a batch norm (``BN``) the norm is fused into the max, which keeps
-    only ``x`` and the conv output for backward; other norms (``SyncBN``,
-    ``GN``) run unfused.
+    A batch norm that needs no communication is fused into the node, which
+    keeps only ``x`` for backward; other norms (a synchronising ``SyncBN``,
+    ``GN``) run as their own modules.
 
     Args:
         channels: Input channels ``C``.
         kernel_size: Odd size ``k`` of the depthwise funnel conv.
-        norm_cfg: Norm layer of the funnel.
+        norm_cfg: Norm layer of the funnel. ActResNet and ConvModule fill in
+            their own ``norm_cfg`` (SyncBN on a cluster, ``requires_grad``...)
+            unless ``act_cfg`` sets one.
         inplace: Ignored (see :class:`ChannelActivation`).
     """
+
+    follows_norm_cfg = True
 
     def __init__(self,
                  channels: Optional[int] = None,
@@ -47,10 +54,15 @@ class FReLU(ChannelActivation):
                  norm_cfg: dict = dict(type='BN'),
                  inplace: bool = False) -> None:
         super().__init__(channels, inplace)
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'FReLU: kernel_size must be odd and positive '
+        if (isinstance(kernel_size, bool) or not isinstance(kernel_size, int)
+                or kernel_size < 1 or kernel_size % 2 == 0):
+            raise ValueError(f'FReLU: kernel_size must be an odd positive int '
                              f'(the output keeps the input size), got '
-                             f'{kernel_size}')
+                             f'{kernel_size!r}')
+        if not isinstance(norm_cfg, dict):
+            raise ValueError(
+                f'FReLU: norm_cfg must be a dict such as dict(type="BN") '
+                f'(the funnel condition is BN(DWConv(x))), got {norm_cfg!r}')
         self.kernel_size = kernel_size
         self.funnel_conv = nn.Conv2d(
             self.channels,
@@ -69,20 +81,20 @@ class FReLU(ChannelActivation):
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         norm = self.funnel_norm
-        if not _fusable(norm):
-            return torch.maximum(x, norm(self.funnel_conv(x)))
-        batch_stats = norm.training or norm.running_mean is None
-        count = x.numel() // x.shape[1]
-        if norm.training and norm.track_running_stats and count < 2:
-            raise ValueError(
-                f'FReLU: its batch norm needs more than one value per '
-                f'channel in training (input has N*H*W = {count})')
-        y, mean, var = funnel_max(x, self.funnel_conv.weight, norm.weight,
-                                  norm.bias, norm.running_mean,
-                                  norm.running_var, norm.eps, batch_stats,
-                                  'FReLU')
-        if batch_stats:
-            _update_running_stats(norm, mean, var, count)
+        if runs_formula(x) or not _fusable(norm):
+            return self.formula(x)
+        check_batch(norm, x.numel() // x.shape[1], 'FReLU', 'funnel')
+        updates = norm.training and norm.track_running_stats
+        momentum = stage_momentum(norm) if updates else None
+        fused = FunnelNorm(norm.weight, norm.bias, norm.running_mean,
+                           norm.running_var, norm.eps, batch_statistics(norm),
+                           None if runs_staged() else momentum)
+        if not runs_staged():
+            return funnel_max(x, self.funnel_conv.weight, fused, 'FReLU')
+        y, mean, var = funnel_max_op(x, self.funnel_conv.weight, fused)
+        if momentum is not None:
+            _update_running_stats(norm, mean, var, x.numel() // x.shape[1],
+                                  momentum)
         return y
 
     def formula(self, x: Tensor) -> Tensor:
@@ -93,20 +105,17 @@ class FReLU(ChannelActivation):
 
 
 def _fusable(norm: nn.Module) -> bool:
-    """Whether ``norm`` is a single-process batch norm we can fuse."""
-    return isinstance(norm,
-                      _BatchNorm) and not isinstance(norm, nn.SyncBatchNorm)
+    """Whether ``norm`` is a batch norm that the node can fuse: one that
+    needs no communication across processes."""
+    return isinstance(norm, _BatchNorm) and not synchronises(norm)
 
 
 def _update_running_stats(norm: _BatchNorm, mean: Tensor, var: Tensor,
-                          count: int) -> None:
+                          count: int, momentum: float) -> None:
     """Update ``norm``'s running statistics as its own forward would."""
-    if not (norm.training and norm.track_running_stats):
-        return
-    norm.num_batches_tracked.add_(1)
-    factor = (1.0 / float(norm.num_batches_tracked)
-              if norm.momentum is None else norm.momentum)
     with torch.no_grad():
-        norm.running_mean.lerp_(mean.flatten().to(norm.running_mean), factor)
+        norm.running_mean.lerp_(mean.flatten().to(norm.running_mean),
+                                momentum)
         norm.running_var.lerp_(
-            (var.flatten() * count / (count - 1)).to(norm.running_var), factor)
+            (var.flatten() * count / (count - 1)).to(norm.running_var),
+            momentum)

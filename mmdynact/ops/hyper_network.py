@@ -1,0 +1,241 @@
+"""The small networks of the dynamic layers, run inside the layer's node.
+
+DY-ReLU's hyper-function (``FC -> ReLU -> FC``) and Meta-ACON's switching
+network (``1x1 conv -> [BN] -> 1x1 conv -> [BN]``) map the pooled input
+``(N, C)`` to the layer's coefficients; DY-ReLU-C's spatial norm maps its
+logits ``(N, S)``. Each layer runs as one autograd node, so these networks
+run inside it: :class:`HyperNetwork` computes their forward on the small
+tensors and, in the node's backward, their gradients itself.
+
+* **Explicit** (:class:`_Explicit`), when every stage is a linear layer or
+  1x1 convolution, a ReLU, an identity or a batch norm that needs no
+  communication: one aten op per stage forward (``addmm``, ``relu``,
+  ``native_batch_norm``) and two or three in backward (``mm`` for the
+  weight and the input, a sum for the bias; ``native_batch_norm_backward``).
+  Batch norms in training update their running statistics as their own
+  forward would.
+* **Through the modules** (:class:`_ThroughModules`), for any other stage
+  (a SyncBN that synchronises, GroupNorm, ...): the node's forward runs the
+  modules themselves with autograd on a leaf holding the pooled input, and
+  its backward asks autograd for that small graph's gradients, so every
+  module keeps its exact semantics (SyncBN's all-reduce included).
+"""
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def batch_statistics(norm: _BatchNorm) -> bool:
+    """Whether ``norm`` normalises with the batch's statistics (its own
+    rule: in training, or without running statistics)."""
+    return norm.training or norm.running_mean is None
+
+
+def synchronises(norm: nn.Module) -> bool:
+    """Whether a batch norm would communicate across processes."""
+    return (isinstance(norm, nn.SyncBatchNorm) and batch_statistics(norm)
+            and dist.is_available() and dist.is_initialized()
+            and dist.get_world_size(norm.process_group) > 1)
+
+
+def _explicit_stage(stage: nn.Module) -> bool:
+    if isinstance(stage, (nn.ReLU, nn.Identity, nn.Linear)):
+        return True
+    if isinstance(stage, nn.Conv2d):
+        return (stage.kernel_size == (1, 1) and stage.groups == 1
+                and stage.stride == (1, 1) and stage.padding == (0, 0))
+    return isinstance(stage, _BatchNorm) and not synchronises(stage)
+
+
+def stage_momentum(norm: _BatchNorm) -> float:
+    """The running-statistics factor of ``norm``'s next training forward,
+    counting the batch (as ``_BatchNorm.forward`` does)."""
+    norm.num_batches_tracked.add_(1)
+    if norm.momentum is None:  # cumulative average
+        return 1.0 / float(norm.num_batches_tracked)
+    return norm.momentum
+
+
+def check_batch(norm: _BatchNorm, count: int, layer: str, what: str) -> None:
+    """Raise if ``norm`` would normalise ``count`` values by their batch
+    statistics, which needs more than one."""
+    if count < 2 and batch_statistics(norm):
+        raise ValueError(
+            f'{layer}: the batch norm of its {what} normalises each channel '
+            f'by the batch statistics of {count} value(s) in training, which '
+            f'needs more than one (a batch of one sample here). Use a larger '
+            f'batch, put the norm in eval mode (norm_eval=True in the '
+            f'backbone), or set the norm_cfg of the layer to None.')
+
+
+class _StageState(NamedTuple):
+    """What one explicit stage keeps for backward."""
+    #: the stage's input (linear, norm) or output (ReLU)
+    tensor: Tensor
+    #: a batch norm's saved mean and inverse standard deviation
+    mean: Optional[Tensor] = None
+    invstd: Optional[Tensor] = None
+
+
+class HyperNetwork:
+    """A small network of ``stages`` (modules, applied in order) inside a
+    layer's autograd node. Its input is shaped as the modules expect it
+    (``(N, F)`` for linear layers, ``(N, F, 1, 1)`` for 1x1 convolutions,
+    ``(N, 1, H, W)`` for a norm over a map).
+
+    Build it with :meth:`of` on every call (it holds references to the
+    layer's current modules); pass :attr:`parameters` to the node as inputs
+    so that autograd hands their gradients back.
+    """
+
+    stages: Tuple[nn.Module, ...]
+    parameters: Tuple[Tensor, ...]
+
+    @staticmethod
+    def of(stages: Sequence[nn.Module]) -> 'HyperNetwork':
+        if all(_explicit_stage(stage) for stage in stages):
+            return _Explicit(stages)
+        return _ThroughModules(stages)
+
+    def __init__(self, stages: Sequence[nn.Module]) -> None:
+        self.stages = tuple(stages)
+        self.parameters = tuple(p for stage in self.stages
+                                for p in (getattr(stage, 'weight', None),
+                                          getattr(stage, 'bias', None))
+                                if isinstance(p, Tensor))
+
+    def forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
+        """``(output, saved)`` for ``v``."""
+        raise NotImplementedError
+
+    def backward(self, saved: tuple, d_out: Tensor, need_input: bool,
+                 needs: Sequence[bool]) -> Tuple[Optional[Tensor], list]:
+        """``(d_v, [grad of each parameter or None])`` given ``d_out``;
+        ``needs`` says which parameters need one."""
+        raise NotImplementedError
+
+
+def _as_matrix(t: Tensor) -> Tensor:
+    """A linear layer's or 1x1 convolution's weight as ``(out, in)``, or
+    its input or output ``(N, F[, 1, 1])`` as ``(N, F)``."""
+    return t if t.dim() == 2 else t.flatten(1)
+
+
+def _like(matrix: Tensor, like: Tensor) -> Tensor:
+    """``matrix`` ``(N, F)`` with ``like``'s trailing size-1 dimensions."""
+    return matrix if like.dim() == 2 else matrix.view(matrix.shape +
+                                                      like.shape[2:])
+
+
+class _Explicit(HyperNetwork):
+    """Linear layers, 1x1 convolutions, ReLUs and batch norms, their
+    gradients written out (see the module docstring)."""
+
+    def forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
+        states: List[_StageState] = []
+        for stage in self.stages:
+            if isinstance(stage, nn.ReLU):
+                v = torch.relu(v)
+                states.append(_StageState(v))
+            elif isinstance(stage, _BatchNorm):
+                states.append(_StageState(v))
+                v, mean, invstd = self._norm_forward(stage, v)
+                states[-1] = _StageState(states[-1].tensor, mean, invstd)
+            elif not isinstance(stage, nn.Identity):
+                states.append(_StageState(v))
+                weight = _as_matrix(stage.weight).t()
+                out = (
+                    torch.mm(_as_matrix(v), weight) if stage.bias is None
+                    else torch.addmm(stage.bias, _as_matrix(v), weight))
+                v = _like(out, v)
+            else:
+                states.append(_StageState(v))
+        return v, tuple(states)
+
+    @staticmethod
+    def _norm_forward(norm: _BatchNorm, v: Tensor):
+        training = batch_statistics(norm)
+        momentum = 0.0
+        if norm.training and norm.track_running_stats:
+            momentum = stage_momentum(norm)
+        out, mean, invstd = torch.native_batch_norm(v, norm.weight, norm.bias,
+                                                    norm.running_mean,
+                                                    norm.running_var,
+                                                    training, momentum,
+                                                    norm.eps)
+        return out, mean, invstd
+
+    def backward(self, saved: tuple, d_out: Tensor, need_input: bool,
+                 needs: Sequence[bool]) -> Tuple[Optional[Tensor], list]:
+        grads: List[Optional[Tensor]] = [None] * len(self.parameters)
+        index = len(self.parameters)
+        d = d_out
+        for position in range(len(self.stages) - 1, -1, -1):
+            stage, state = self.stages[position], saved[position]
+            if isinstance(stage, nn.Identity):
+                continue
+            if isinstance(stage, nn.ReLU):
+                d = torch.ops.aten.threshold_backward(d, state.tensor, 0)
+                continue
+            has_bias = stage.bias is not None
+            has_weight = stage.weight is not None
+            index -= has_weight + has_bias
+            need_w = has_weight and needs[index]
+            need_b = has_bias and needs[index + has_weight]
+            last = position == 0 and not need_input
+            if isinstance(stage, _BatchNorm):
+                d_v, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
+                    d, state.tensor, stage.weight, stage.running_mean,
+                    stage.running_var, state.mean, state.invstd,
+                    batch_statistics(stage), stage.eps,
+                    [not last, need_w, need_b])
+            else:
+                d_matrix = _as_matrix(d)
+                grad_w = (
+                    torch.mm(d_matrix.t(), _as_matrix(
+                        state.tensor)).view_as(stage.weight)
+                    if need_w else None)
+                grad_b = d_matrix.sum(0) if need_b else None
+                d_v = None if last else _like(
+                    torch.mm(d_matrix, _as_matrix(stage.weight)),
+                    state.tensor)
+            if need_w:
+                grads[index] = grad_w
+            if need_b:
+                grads[index + has_weight] = grad_b
+            if last:
+                return None, grads
+            d = d_v
+        return d, grads
+
+
+class _ThroughModules(HyperNetwork):
+    """Any modules, run with autograd on a small graph of their own."""
+
+    def forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
+        with torch.enable_grad():
+            leaf = v.detach().requires_grad_()
+            out = leaf
+            for stage in self.stages:
+                out = stage(out)
+        return out.detach(), (leaf, out)
+
+    def backward(self, saved: tuple, d_out: Tensor, need_input: bool,
+                 needs: Sequence[bool]) -> Tuple[Optional[Tensor], list]:
+        leaf, out = saved
+        wanted = [p for p, need in zip(self.parameters, needs) if need]
+        inputs = ([leaf] if need_input else []) + wanted
+        grads: List[Optional[Tensor]] = [None] * len(self.parameters)
+        if not inputs:
+            return None, grads
+        found = list(
+            torch.autograd.grad(
+                out, inputs, d_out, retain_graph=True, allow_unused=True))
+        d_v = found.pop(0) if need_input else None
+        for index, need in enumerate(needs):
+            if need:
+                grads[index] = found.pop(0)
+        return d_v, grads
