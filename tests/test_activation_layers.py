@@ -5,6 +5,7 @@ import pytest
 import torch
 from mmcv.cnn import build_activation_layer
 
+from mmdynact import ops
 from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUA, DyReLUB,
                                          DyReLUC, FReLU, MetaAconC)
 from mmdynact.testing import saved_tensor_bytes
@@ -87,10 +88,26 @@ def test_batch_of_one_trains(cls):
 
 
 def test_meta_acon_batch_norm_on_batch_of_one_is_explained():
-    layer = make(MetaAconC, norm_cfg=dict(type='BN')).train()
+    layer = make(MetaAconC, with_norm=True).train()
     with pytest.raises(ValueError, match='MetaAconC.*batch of one'):
         layer(random_input((1, C, 4, 4)))
     layer(random_input((2, C, 4, 4)))  # a real batch is fine
+
+
+@pytest.mark.parametrize('backend', ['eager', 'triton'])
+def test_meta_acon_trains_on_a_batch_of_one_under_norm_eval(backend):
+    # norm_eval puts the switching network's norms in eval mode while the
+    # layer trains (detection at one image per GPU): that must work
+    layer = make(MetaAconC, with_norm=True).train()
+    for norm in (layer.norm1, layer.norm2):
+        norm.eval()
+    x = random_input((1, C, 4, 4)).requires_grad_()
+    with ops.use_backend(backend):
+        y = layer(x)
+        y.square().sum().backward()
+    torch.testing.assert_close(y, layer.formula(x))
+    assert torch.isfinite(x.grad).all()
+    assert torch.isfinite(layer.fc1.weight.grad).all()
 
 
 def test_dyrelu_starts_from_relu_statics():
@@ -193,8 +210,10 @@ def test_frelu_funnel_and_kernel_size():
     torch.testing.assert_close(layer(x), torch.maximum(x, t))
     assert layer.funnel_conv.kernel_size == (5, 5)
     assert layer.funnel_conv.groups == C
-    with pytest.raises(ValueError, match='FReLU: kernel_size must be odd'):
-        make(FReLU, kernel_size=4)
+    for bad in (4, 0, -3, 3.0, (3, 3), '3'):
+        with pytest.raises(ValueError,
+                           match='FReLU: kernel_size must be an odd positive'):
+            make(FReLU, kernel_size=bad)
 
 
 def test_frelu_with_group_norm_runs_unfused():
@@ -229,10 +248,26 @@ def test_channels_are_required_and_checked(cls):
 
 
 def test_bad_dyrelu_arguments():
-    with pytest.raises(ValueError, match='init_a and init_b need k=3'):
-        DyReLUB(C, k=3)
-    with pytest.raises(ValueError, match='reduction must be >= 1'):
-        DyReLUB(C, reduction=0)
+    with pytest.raises(ValueError, match=r'init_a needs k=3 values'):
+        DyReLUB(C, k=3, init_a=(1.0, 0.0))
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match='DyReLUB: k must be a positive'):
+            DyReLUB(C, k=bad)
+        with pytest.raises(
+                ValueError, match='DyReLUB: reduction must be a positive'):
+            DyReLUB(C, reduction=bad)
+    for bad in (float('nan'), float('inf'), 'one'):
+        with pytest.raises(
+                ValueError, match='DyReLUB: lambda_a must be a finite'):
+            DyReLUB(C, lambda_a=bad)
+
+
+def test_dyrelu_default_statics_follow_k():
+    layer = DyReLUB(C, k=3).double()
+    assert layer.init_a.tolist() == [1.0, 0.0, 0.0]
+    assert layer.init_b.tolist() == [0.0, 0.0, 0.0]
+    x = random_input()
+    torch.testing.assert_close(layer(x), layer.formula(x))
 
 
 @pytest.mark.parametrize('cls', ALL, ids=NAMES)

@@ -216,7 +216,7 @@ def test_resnet50_converts_to_the_same_function(official_resnet, tmp_path):
     conversion = convert_file(convert_acon_resnet, str(src), str(dst))
 
     expected_act = dict(type='AconC') if kind == 'acon' else dict(
-        type='MetaAconC', r=16, norm_cfg=dict(type='BN'))
+        type='MetaAconC', r=16, with_norm=True)
     assert conversion.backbone == dict(
         type='ActResNet',
         depth=50,
@@ -256,7 +256,7 @@ def test_shufflenet_v2_converts_to_the_same_function(kind):
     conversion.check()
 
     expected_act = dict(type='AconC') if kind == 'acon' else dict(
-        type='MetaAconC', r=8, norm_cfg=dict(type='BN'))
+        type='MetaAconC', r=8, with_norm=True)
     assert conversion.backbone == dict(
         type='mmpretrain.ShuffleNetV2', widen_factor=0.5, act_cfg=expected_act)
     model = _classifier(conversion, 1024).double().eval()
@@ -323,7 +323,7 @@ def test_command_line(tmp_path, capsys):
     torch.save({'state_dict': official.state_dict()}, src)
     acon_shufflenet_v2([str(src), str(dst)])
     printed = capsys.readouterr().out
-    assert "'type': 'MetaAconC', 'r': 8, 'norm_cfg': {'type': 'BN'}" in (
+    assert "'type': 'MetaAconC', 'r': 8, 'with_norm': True" in (
         printed)
     assert 'bgr_to_rgb=False' in printed
     assert torch.load(

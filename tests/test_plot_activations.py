@@ -137,7 +137,7 @@ class AllKinds(nn.Module):
         acts = [
             FReLU(8),
             DyReLUB(8),
-            MetaAconC(8, norm_cfg=dict(type='BN')),
+            MetaAconC(8, with_norm=True),
             AconC(8),
             DyReLUC(8),
             DyReLUA(8)

@@ -9,8 +9,8 @@ The ACON layers in it: official ``AconC(width)`` holds ``p1``, ``p2``,
 switching network ``fc1`` (1x1 conv to ``max(r, width // r)``), ``bn1``,
 ``fc2``, ``bn2``. mmdynact's ``AconC`` has the same tensors; its
 ``MetaAconC`` names the batch norms ``norm1``/``norm2`` and builds them only
-with ``norm_cfg=dict(type='BN')``, which a converted Meta-ACON checkpoint
-therefore needs.
+with ``with_norm=True``, which a converted Meta-ACON checkpoint therefore
+needs.
 """
 import re
 from collections import OrderedDict
@@ -124,5 +124,5 @@ def acon_act_cfg(state: Dict[str, Tensor], layers: List[str]) -> dict:
     preferred = [r for r in OFFICIAL_REDUCTIONS if r in fitting]
     act_cfg = dict(type='MetaAconC', r=(preferred or fitting)[0])
     if f'{layers[0]}.bn1.weight' in state:
-        act_cfg['norm_cfg'] = dict(type='BN')
+        act_cfg['with_norm'] = True
     return act_cfg

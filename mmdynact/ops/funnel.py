@@ -40,9 +40,12 @@ from .triton_support import (TileShape, acc_type, chunk_positions,
                              row_channels, row_sample, row_tiling,
                              sample_start, tile_offsets, tl, triton)
 
-#: tiles of the passes that recompute the convolution (and, in backward,
-#: its transpose): few elements per thread, so the taps' values fit
-FUNNEL = TileShape(512, 32, 128, 4)
+#: tiles of the passes that recompute the convolution: few elements per
+#: thread, so that the taps' values fit in registers
+FUNNEL = TileShape(512, 32, 128, 8)
+#: the same tiles for the pass that also reads the transposed convolution's
+#: taps, walked by twice the threads
+FUNNEL_TRANSPOSED = FUNNEL._replace(warps=16)
 
 
 class FunnelNorm(NamedTuple):
@@ -520,7 +523,7 @@ class _Triton:
             ROWS=rows,
             KKP=next_power_of_2(ks * ks),
             **norm_args,
-            **args)
+            **dict(args, num_warps=FUNNEL_TRANSPOSED.warps))
         return grad_x, w_partial.sum(-1), sums
 
 

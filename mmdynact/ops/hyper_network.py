@@ -20,6 +20,7 @@ tensors and, in the node's backward, their gradients itself.
   its backward asks autograd for that small graph's gradients, so every
   module keeps its exact semantics (SyncBN's all-reduce included).
 """
+import weakref
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
@@ -80,32 +81,73 @@ class _StageState(NamedTuple):
     invstd: Optional[Tensor] = None
 
 
+#: networks built, per owning layer and role: ``(stages, parameters,
+#: network)``
+_BUILT: 'weakref.WeakKeyDictionary[nn.Module, dict]' = \
+    weakref.WeakKeyDictionary()
+
+
+def _stage_parameters(stages: Sequence[nn.Module]) -> Tuple[Tensor, ...]:
+    """The weights and biases of ``stages``, in order."""
+    found = []
+    for stage in stages:
+        own = stage._parameters
+        for name in ('weight', 'bias'):
+            parameter = own.get(name)
+            if parameter is not None:
+                found.append(parameter)
+    return tuple(found)
+
+
+def _same(first: tuple, second: tuple) -> bool:
+    return len(first) == len(second) and all(
+        a is b for a, b in zip(first, second))
+
+
 class HyperNetwork:
     """A small network of ``stages`` (modules, applied in order) inside a
     layer's autograd node. Its input is shaped as the modules expect it
     (``(N, F)`` for linear layers, ``(N, F, 1, 1)`` for 1x1 convolutions,
     ``(N, 1, H, W)`` for a norm over a map).
 
-    Build it with :meth:`of` on every call (it holds references to the
-    layer's current modules); pass :attr:`parameters` to the node as inputs
-    so that autograd hands their gradients back.
+    Get it with :meth:`of` on every call: it is built once per layer and
+    built anew when the layer's modules or parameters are replaced (e.g.
+    by ``convert_sync_batchnorm``). Pass :attr:`parameters` to the node as
+    inputs so that autograd hands their gradients back.
     """
 
     stages: Tuple[nn.Module, ...]
     parameters: Tuple[Tensor, ...]
 
     @staticmethod
-    def of(stages: Sequence[nn.Module]) -> 'HyperNetwork':
+    def of(stages: Tuple[nn.Module, ...], owner: nn.Module,
+           role: str) -> 'HyperNetwork':
+        """The network of ``stages``, the ``role`` network (e.g.
+        ``'hyper-function'``) of the layer ``owner``."""
+        parameters = _stage_parameters(stages)
+        networks = _BUILT.get(owner)
+        if networks is None:
+            networks = _BUILT[owner] = {}
+        built = networks.get(role)
+        if (built is not None and _same(built[0], stages)
+                and _same(built[1], parameters) and built[2].usable()):
+            return built[2]
         if all(_explicit_stage(stage) for stage in stages):
-            return _Explicit(stages)
-        return _ThroughModules(stages)
+            network: HyperNetwork = _Explicit(stages, parameters)
+        else:
+            network = _ThroughModules(stages, parameters)
+        networks[role] = (stages, parameters, network)
+        return network
 
-    def __init__(self, stages: Sequence[nn.Module]) -> None:
-        self.stages = tuple(stages)
-        self.parameters = tuple(p for stage in self.stages
-                                for p in (getattr(stage, 'weight', None),
-                                          getattr(stage, 'bias', None))
-                                if isinstance(p, Tensor))
+    def __init__(self, stages: Tuple[nn.Module, ...],
+                 parameters: Tuple[Tensor, ...]) -> None:
+        self.stages = stages
+        self.parameters = parameters
+
+    def usable(self) -> bool:
+        """Whether the network may still run as built (a batch norm may
+        have started to synchronise since)."""
+        return True
 
     def forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
         """``(output, saved)`` for ``v``."""
@@ -130,77 +172,110 @@ def _like(matrix: Tensor, like: Tensor) -> Tensor:
                                                       like.shape[2:])
 
 
+_LINEAR, _RELU, _NORM = 'linear', 'relu', 'norm'
+
+
+class _Step(NamedTuple):
+    """An explicit stage: its kind, module, weight and bias, and where its
+    parameters start in :attr:`HyperNetwork.parameters`."""
+    kind: str
+    module: nn.Module
+    weight: Optional[Tensor]
+    bias: Optional[Tensor]
+    index: int
+
+
 class _Explicit(HyperNetwork):
     """Linear layers, 1x1 convolutions, ReLUs and batch norms, their
     gradients written out (see the module docstring)."""
 
+    def __init__(self, stages: Tuple[nn.Module, ...],
+                 parameters: Tuple[Tensor, ...]) -> None:
+        super().__init__(stages, parameters)
+        steps = []
+        index = 0
+        for stage in stages:
+            if isinstance(stage, nn.Identity):
+                continue
+            own = stage._parameters
+            weight, bias = own.get('weight'), own.get('bias')
+            kind = (
+                _RELU if isinstance(stage, nn.ReLU) else
+                _NORM if isinstance(stage, _BatchNorm) else _LINEAR)
+            steps.append(_Step(kind, stage, weight, bias, index))
+            index += (weight is not None) + (bias is not None)
+        self.steps = tuple(steps)
+        self.norms = tuple(s.module for s in steps if s.kind is _NORM)
+
+    def usable(self) -> bool:
+        return not any(synchronises(norm) for norm in self.norms)
+
     def forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
+        if torch.is_autocast_enabled(v.device.type):
+            with torch.autocast(v.device.type, enabled=False):
+                return self._forward(v)
+        return self._forward(v)
+
+    def _forward(self, v: Tensor) -> Tuple[Tensor, tuple]:
         states: List[_StageState] = []
-        for stage in self.stages:
-            if isinstance(stage, nn.ReLU):
+        for step in self.steps:
+            if step.kind is _RELU:
                 v = torch.relu(v)
                 states.append(_StageState(v))
-            elif isinstance(stage, _BatchNorm):
-                states.append(_StageState(v))
-                v, mean, invstd = self._norm_forward(stage, v)
-                states[-1] = _StageState(states[-1].tensor, mean, invstd)
-            elif not isinstance(stage, nn.Identity):
-                states.append(_StageState(v))
-                weight = _as_matrix(stage.weight).t()
-                out = (
-                    torch.mm(_as_matrix(v), weight) if stage.bias is None
-                    else torch.addmm(stage.bias, _as_matrix(v), weight))
-                v = _like(out, v)
+            elif step.kind is _NORM:
+                out, mean, invstd = self._norm_forward(step, v)
+                states.append(_StageState(v, mean, invstd))
+                v = out
             else:
                 states.append(_StageState(v))
+                weight = _as_matrix(step.weight).t()
+                out = (
+                    torch.mm(_as_matrix(v), weight) if step.bias is None else
+                    torch.addmm(step.bias, _as_matrix(v), weight))
+                v = _like(out, v)
         return v, tuple(states)
 
     @staticmethod
-    def _norm_forward(norm: _BatchNorm, v: Tensor):
-        training = batch_statistics(norm)
+    def _norm_forward(step: _Step, v: Tensor):
+        norm = step.module
         momentum = 0.0
         if norm.training and norm.track_running_stats:
             momentum = stage_momentum(norm)
-        out, mean, invstd = torch.native_batch_norm(v, norm.weight, norm.bias,
-                                                    norm.running_mean,
-                                                    norm.running_var,
-                                                    training, momentum,
-                                                    norm.eps)
-        return out, mean, invstd
+        return torch.native_batch_norm(v, step.weight, step.bias,
+                                       norm.running_mean, norm.running_var,
+                                       batch_statistics(norm), momentum,
+                                       norm.eps)
 
     def backward(self, saved: tuple, d_out: Tensor, need_input: bool,
                  needs: Sequence[bool]) -> Tuple[Optional[Tensor], list]:
         grads: List[Optional[Tensor]] = [None] * len(self.parameters)
-        index = len(self.parameters)
         d = d_out
-        for position in range(len(self.stages) - 1, -1, -1):
-            stage, state = self.stages[position], saved[position]
-            if isinstance(stage, nn.Identity):
-                continue
-            if isinstance(stage, nn.ReLU):
+        for position in range(len(self.steps) - 1, -1, -1):
+            step, state = self.steps[position], saved[position]
+            if step.kind is _RELU:
                 d = torch.ops.aten.threshold_backward(d, state.tensor, 0)
                 continue
-            has_bias = stage.bias is not None
-            has_weight = stage.weight is not None
-            index -= has_weight + has_bias
+            index = step.index
+            has_weight = step.weight is not None
             need_w = has_weight and needs[index]
-            need_b = has_bias and needs[index + has_weight]
+            need_b = step.bias is not None and needs[index + has_weight]
             last = position == 0 and not need_input
-            if isinstance(stage, _BatchNorm):
+            if step.kind is _NORM:
+                norm = step.module
                 d_v, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
-                    d, state.tensor, stage.weight, stage.running_mean,
-                    stage.running_var, state.mean, state.invstd,
-                    batch_statistics(stage), stage.eps,
+                    d, state.tensor, step.weight, norm.running_mean,
+                    norm.running_var, state.mean, state.invstd,
+                    batch_statistics(norm), norm.eps,
                     [not last, need_w, need_b])
             else:
                 d_matrix = _as_matrix(d)
                 grad_w = (
                     torch.mm(d_matrix.t(), _as_matrix(
-                        state.tensor)).view_as(stage.weight)
+                        state.tensor)).view_as(step.weight)
                     if need_w else None)
                 grad_b = d_matrix.sum(0) if need_b else None
                 d_v = None if last else _like(
-                    torch.mm(d_matrix, _as_matrix(stage.weight)),
+                    torch.mm(d_matrix, _as_matrix(step.weight)),
                     state.tensor)
             if need_w:
                 grads[index] = grad_w

@@ -137,7 +137,8 @@ class _DyReLU(ChannelActivation):
                 x,
                 self.hyper_function(x.mean(dim=tuple(range(2, x.dim())))),
                 self.pieces())
-        network = HyperNetwork.of((self.fc1, _RELU, self.fc2))
+        network = HyperNetwork.of((self.fc1, _RELU, self.fc2), self,
+                                  'hyper-function')
         return dynamic_relu(x, self.pieces(), network, None,
                             type(self).__name__)
 
@@ -255,9 +256,10 @@ class DyReLUC(_DyReLU):
                                            self._logits(x), self._temperature)
         conv = self.spatial_conv
         spatial = SpatialAttention(conv.weight, conv.bias,
-                                   HyperNetwork.of((norm, )),
+                                   HyperNetwork.of((norm, ), self, 'spatial norm'),
                                    self._temperature)
-        network = HyperNetwork.of((self.fc1, _RELU, self.fc2))
+        network = HyperNetwork.of((self.fc1, _RELU, self.fc2), self,
+                                  'hyper-function')
         return dynamic_relu(x, self.pieces(), network, spatial, 'DyReLUC')
 
     def formula(self, x: Tensor) -> Tensor:
