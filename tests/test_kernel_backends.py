@@ -55,14 +55,23 @@ def test_environment_variable_is_validated():
 
 def test_auto_picks_triton_on_cuda_and_compiled_elsewhere(monkeypatch):
     monkeypatch.setattr(backend, '_broken', {})
+    monkeypatch.setattr(backend, '_forms', {})
     cuda = torch.device('cuda', 0)
+    probes = []
+
+    def works(device):
+        probes.append(device)
+        return None
+
     with ops.use_backend('auto'):
         assert ops.kernel_form(torch.device('cpu')) == 'compiled'
-        monkeypatch.setattr(triton_support, 'unusable_reason',
-                            lambda device: None)
+        monkeypatch.setattr(triton_support, 'unusable_reason', works)
         assert ops.kernel_form(cuda) == 'triton'
+        assert ops.kernel_form(cuda) == 'triton'
+        assert probes == [cuda]  # decided once per device
         monkeypatch.setattr(triton_support, 'unusable_reason',
                             lambda device: 'no compiler for sm_50')
+        backend.forget_forms()
         with pytest.warns(
                 UserWarning,
                 match='Triton kernels do not work on '
@@ -70,6 +79,7 @@ def test_auto_picks_triton_on_cuda_and_compiled_elsewhere(monkeypatch):
             assert ops.kernel_form(cuda) == 'compiled'
         with warnings.catch_warnings():
             warnings.simplefilter('error')  # warned once only
+            backend.forget_forms()
             assert ops.kernel_form(cuda) == 'compiled'
         assert backend._broken == {('triton', 'cuda'): 'no compiler for sm_50'}
     for name in ('eager', 'compiled'):
@@ -135,6 +145,22 @@ def test_auto_falls_back_to_eager_when_compilation_fails(monkeypatch):
         with pytest.raises(RuntimeError, match='no C\\+\\+ compiler'):
             kernel('compiled', torch.ones(1), torch.ones(1))
     assert calls == ['eager', 'eager']
+
+
+def test_auto_raises_the_inputs_own_errors(monkeypatch):
+    # an error the eager form raises too is the caller's: raised as it is,
+    # and the compiled form stays in use
+    monkeypatch.setattr(backend, '_broken', {})
+
+    def add(x, y):
+        return x + y
+
+    kernel = TorchKernel(add)
+    with ops.use_backend('auto'), warnings.catch_warnings():
+        warnings.simplefilter('error')
+        with pytest.raises(RuntimeError, match='size of tensor a'):
+            kernel('compiled', torch.ones(2), torch.ones(3))
+    assert backend._broken == {}
 
 
 @pytest.fixture

@@ -21,14 +21,11 @@ NAMES = list(ACTIVATIONS)
 
 @pytest.fixture(autouse=True)
 def small_tiles(monkeypatch):
-    monkeypatch.setattr(triton_support, 'TILE_ELEMENTS', 128)
-    monkeypatch.setattr(triton_support, 'MAX_ALONG_CONTIGUOUS', {
-        True: 8,
-        False: 16
-    })
-    triton_support.tiling.cache_clear()
+    monkeypatch.setattr(triton_support, 'TILE_LIMIT',
+                        triton_support.TileShape(128, 8, 16, 1))
+    triton_support.clear_tiling_caches()
     yield
-    triton_support.tiling.cache_clear()
+    triton_support.clear_tiling_caches()
 
 
 def make(name, channels, **kwargs):
@@ -58,17 +55,26 @@ def assert_grads_close(grads, expected, **tolerance):
                 **tolerance)
 
 
-def test_tiles_cover_every_position():
+@pytest.mark.parametrize(
+    'shape', [triton_support.STREAM, triton_support.REDUCE],
+    ids=['stream', 'reduce'])
+def test_tiles_cover_every_position(shape):
     for c in (1, 3, 8, 10, 33):
         for s in (1, 7, 16, 35, 99):
             for channels_last in (False, True):
                 for parallel in (None, 1, 4, 50):
-                    t = triton_support.tiling(c, s, channels_last, parallel)
+                    t = triton_support.row_tiling(c, s, channels_last, shape,
+                                                  parallel)
                     assert t.block_c * t.block_s <= 128
                     assert t.c_blocks * t.block_c >= c
-                    assert t.s_chunk % t.block_s == 0
-                    assert (t.splits - 1) * t.s_chunk < s <= \
-                        t.splits * t.s_chunk
+                    assert t.chunk_size % t.block_s == 0
+                    assert (t.chunks - 1) * t.chunk_size < s <= \
+                        t.chunks * t.chunk_size
+                columns = triton_support.column_tiling(
+                    c, s, channels_last, shape)
+                assert columns.block_c * columns.block_s <= 128
+                assert (columns.s_blocks - 1) * columns.block_s < s <= \
+                    columns.s_blocks * columns.block_s
 
 
 def check_float64(name, shape, channels_last, training):

@@ -475,8 +475,8 @@ _PASSES = {
 }
 
 
-def _passes(x: Tensor):
-    return _PASSES[kernel_form(x.device)]
+def _passes(x: Tensor, layer: Optional[str] = None):
+    return _PASSES[kernel_form(x.device, layer)]
 
 
 # --------------------------------------------------------- the one node
@@ -510,7 +510,7 @@ class AconFunction(torch.autograd.Function):
     def forward(ctx, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
                 beta: Optional[Tensor], network: Optional[HyperNetwork],
                 layer: str, *parameters: Tensor) -> Tensor:
-        passes = _passes(x)
+        passes = _passes(x, layer)
         ctx.passes, ctx.layer, ctx.network = passes, layer, network
         if network is None:
             ctx.save_for_backward(x, p1, p2, beta)
@@ -566,7 +566,7 @@ def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
                       p2: Optional[Tensor], beta: Tensor) -> List[Tensor]:
     grads = apply_backward(
         _passes(x), x, match_layout(grad_y, x), p1, p2, beta, 'ACON')
-    return [g for g in grads if g is not None]
+    return [g.contiguous() for g in grads if g is not None]
 
 
 @_acon_backward_op.register_fake

@@ -37,7 +37,7 @@ import contextlib
 import functools
 import os
 import warnings
-from typing import Callable, Dict, Iterator, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
 
@@ -103,13 +103,18 @@ def _fall_back(form: str, device_type: str, reason: str) -> None:
             f'memory). Set {ENV_VAR}=eager to skip this check.')
 
 
-def kernel_form(device: torch.device) -> str:
+def kernel_form(device: torch.device, layer: Optional[str] = None) -> str:
     """The form the kernels run in on ``device``: ``'triton'``,
     ``'compiled'`` or ``'eager'``, from the backend in force (decided once
-    per backend and device)."""
+    per backend and device). An error names ``layer``, if given."""
     form = _forms.get((_backend, device))
     if form is None:
-        form = _forms[_backend, device] = _decide(_backend, device)
+        try:
+            form = _forms[_backend, device] = _decide(_backend, device)
+        except RuntimeError as exc:
+            if layer is None:
+                raise
+            raise RuntimeError(f'{layer}: {exc}') from exc
     return form
 
 

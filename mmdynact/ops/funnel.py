@@ -653,8 +653,8 @@ _PASSES = {
 }
 
 
-def _passes(x: Tensor):
-    return _PASSES[kernel_form(x.device)]
+def _passes(x: Tensor, layer: Optional[str] = None):
+    return _PASSES[kernel_form(x.device, layer)]
 
 
 # --------------------------------------------------------- the one node
@@ -691,7 +691,7 @@ class FunnelMaxFunction(torch.autograd.Function):
     def forward(ctx, x: Tensor, weight: Tensor, bn_weight: Optional[Tensor],
                 bn_bias: Optional[Tensor], norm: FunnelNorm,
                 layer: str) -> Tensor:
-        passes = _passes(x)
+        passes = _passes(x, layer)
         y, mean, var = funnel_forward(passes, x, weight, norm, layer)
         ctx.save_for_backward(x, weight, mean, var)
         ctx.passes, ctx.norm, ctx.layer = passes, norm, layer
@@ -759,7 +759,9 @@ def _funnel_backward_op(x: Tensor, grad_y: Tensor, weight: Tensor,
     norm = FunnelNorm(bn_weight, bn_bias, None, None, eps, batch_stats, None)
     grads = funnel_backward(
         _passes(x), x, grad_y, weight, norm, mean, var, 'FReLU')
-    return [g for g in grads if g is not None]
+    # a custom op's outputs may not alias: the norm's two gradients are
+    # views of one tensor of sums
+    return [g.clone() for g in grads if g is not None]
 
 
 @_funnel_backward_op.register_fake

@@ -655,8 +655,8 @@ _PASSES = {
 }
 
 
-def _passes(x: Tensor):
-    return _PASSES[kernel_form(x.device)]
+def _passes(x: Tensor, layer: Optional[str] = None):
+    return _PASSES[kernel_form(x.device, layer)]
 
 
 # --------------------------------------------------------- the one node
@@ -689,7 +689,7 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
     def forward(ctx, x: Tensor, pieces: Pieces, network: HyperNetwork,
                 spatial: Optional[SpatialAttention], layer: str,
                 *parameters: Tensor) -> Tensor:
-        passes = _passes(x)
+        passes = _passes(x, layer)
         dtype = network.parameters[0].dtype
         if spatial is None:
             mean = passes.mean(x, layer)
@@ -827,10 +827,10 @@ def _piecewise_linear_max_backward_op(
     grad_x, grad_theta, grad_z = apply_backward(
         passes, x, match_layout(grad_y, x), theta.contiguous(),
         Pieces(init_a, init_b, lambda_a, lambda_b), attn, 'DyReLU')
-    grads = [grad_x, grad_theta.view_as(theta).to(theta.dtype)]
+    grads = [grad_x, grad_theta.reshape(theta.shape).to(theta.dtype)]
     if z is not None:
-        grads.append(grad_z.view_as(z).to(z.dtype))
-    return grads
+        grads.append(grad_z.reshape(z.shape).to(z.dtype))
+    return [g.contiguous() for g in grads]
 
 
 @_piecewise_linear_max_backward_op.register_fake
