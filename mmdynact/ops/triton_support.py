@@ -255,7 +255,7 @@ TILE_LIMIT: Optional[TileShape] = None
 #: the tiles of streaming kernels: a load, a little arithmetic, a store
 STREAM = TileShape(2048, 128, 512, 8)
 #: tiles of kernels that also keep running sums per element
-REDUCE = TileShape(1024, 64, 256, 4)
+REDUCE = TileShape(1024, 64, 256, 8)
 
 
 class RowTiling(NamedTuple):

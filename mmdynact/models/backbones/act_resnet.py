@@ -41,6 +41,11 @@ so its scale is harmless. A ``Pretrained`` checkpoint sets them like
 everything else; ACON's ``p1``/``p2``/``beta`` and DY-ReLU's ``Linear`` layers
 keep their own initialisation.
 
+The norms inside the activations (FReLU's funnel norm, DY-ReLU-C's spatial
+norm, Meta-ACON's switching-network norms) are of the backbone's
+``norm_cfg``, ``requires_grad`` included (SyncBN on a cluster), unless
+``act_cfg`` names one of its own.
+
 ``norm_eval=True`` puts every batch norm of the backbone in eval mode,
 including those inside activations (FReLU's funnel norm, DY-ReLU-C's spatial
 norm, Meta-ACON's optional norms): they are part of the backbone and see the
@@ -86,7 +91,7 @@ class _ActBlock:
             add=self.out_channels)
         self.act = nn.ModuleDict({
             pos:
-            build_activation(act_cfgs[pos], channels[pos])
+            build_activation(act_cfgs[pos], channels[pos], self.norm_cfg)
             for pos in self.positions
         })
 
@@ -218,9 +223,10 @@ class ActResNet(ResNet):
         if self.deep_stem:
             for conv_module in self.stem:
                 conv_module.activate = build_activation(
-                    self.act_cfg, conv_module.out_channels)
+                    self.act_cfg, conv_module.out_channels, self.norm_cfg)
         else:
-            self.relu = build_activation(self.act_cfg, stem_channels)
+            self.relu = build_activation(self.act_cfg, stem_channels,
+                                         self.norm_cfg)
 
     def make_res_layer(self, block: type, num_blocks: int, dilation: int,
                        **kwargs) -> ResLayer:
