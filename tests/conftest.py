@@ -1,23 +1,40 @@
 """Test defaults: eager kernels (the other forms have their own tests),
 seeded, and Triton's interpreter, so the Triton kernels run on CPU tensors
-when a test asks for them (Triton reads this when kernels are defined)."""
+when a test asks for them.
+
+Triton decides between its interpreter and compiled kernels when the
+kernels are defined (when ``mmdynact.ops`` is imported), once per process.
+A run of only the ``cuda`` tests (``pytest -m cuda``) compiles them for the
+GPU; every other run interprets them (see :func:`pytest_configure`). An
+explicit ``TRITON_INTERPRET`` in the environment wins.
+"""
 import os
 
-os.environ['TRITON_INTERPRET'] = '1'
-
-# The imports follow it on purpose (hence `noqa: E402`): Triton reads
-# TRITON_INTERPRET when mmdynact.ops defines the kernels.
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from mmdynact.ops import set_backend  # noqa: E402
+import pytest
+import torch
+from _pytest.mark.expression import Expression
 
 # The session fixtures that train the tiny models, shared with every test.
+# (Neither module may import mmdynact before pytest_configure has run.)
 pytest_plugins = ['tests.tiny_workspace']
+
+
+def runs_unmarked_tests(markexpr: str) -> bool:
+    """Whether ``-m markexpr`` selects tests that carry no marker (the CPU
+    tests, which need Triton's interpreter)."""
+    return not markexpr or Expression.compile(markexpr).evaluate(
+        lambda name, **kwargs: False)
+
+
+def pytest_configure(config):
+    # runs before any test module (hence mmdynact.ops) is imported
+    interpret = runs_unmarked_tests(config.getoption('markexpr'))
+    os.environ.setdefault('TRITON_INTERPRET', '1' if interpret else '0')
 
 
 @pytest.fixture(autouse=True)
 def _eager_and_seeded():
+    from mmdynact.ops import set_backend
     set_backend('eager')
     torch.manual_seed(0)
     yield

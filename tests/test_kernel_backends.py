@@ -14,6 +14,7 @@ from mmdynact import ops
 from mmdynact.models.activations import ACTIVATIONS
 from mmdynact.ops import backend, triton_support
 from mmdynact.ops.backend import TorchKernel
+from tests.kernel_checks import check_backward_twice
 
 NAMES = list(ACTIVATIONS)
 
@@ -233,16 +234,8 @@ def test_mixed_use_process_keeps_the_fused_kernels(strict_dynamo):
 @pytest.mark.parametrize('form', ['eager', 'triton'])
 @pytest.mark.parametrize('name', NAMES)
 def test_backward_twice_with_retained_graph(name, form):
-    layer = make(name).double()
-    x = torch.randn(2, 6, 5, 4, dtype=torch.float64, requires_grad=True)
-    with ops.use_backend(form):
-        y = layer(x).square().sum()
-        y.backward(retain_graph=True)
-        once = [x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
-        y.backward()
-    twice = [x.grad] + [p.grad for p in layer.parameters()]
-    for first, second in zip(once, twice):
-        torch.testing.assert_close(second, 2 * first)
+    check_backward_twice(name, torch.device('cpu'), (2, 6, 5, 4),
+                         torch.float64, form)
 
 
 @pytest.mark.parametrize('name', NAMES)

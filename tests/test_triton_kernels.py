@@ -10,11 +10,11 @@ import copy
 
 import pytest
 import torch
-from mmcv.cnn import build_activation_layer
 
 from mmdynact import ops
 from mmdynact.models.activations import ACTIVATIONS
 from mmdynact.ops import triton_support
+from tests.kernel_checks import assert_grads_close, forward_backward, make
 
 NAMES = list(ACTIVATIONS)
 
@@ -26,33 +26,6 @@ def small_tiles(monkeypatch):
     triton_support.clear_tiling_caches()
     yield
     triton_support.clear_tiling_caches()
-
-
-def make(name, channels, **kwargs):
-    return build_activation_layer(dict(type=name, channels=channels, **kwargs))
-
-
-def forward_backward(layer, x, grad, backend):
-    """Output and gradients (input, parameters) of ``layer`` with a kernel
-    backend, or of its plain formula (``backend=None``)."""
-    x = x.detach().requires_grad_()
-    with ops.use_backend(backend or 'eager'):
-        y = layer(x) if backend else layer.formula(x)
-        grads = torch.autograd.grad(
-            y, [x, *layer.parameters()], grad, allow_unused=True)
-    return y, grads
-
-
-def assert_grads_close(grads, expected, **tolerance):
-    for index, (grad, grad_ref) in enumerate(zip(grads, expected)):
-        if grad_ref is None:
-            assert grad is None or not grad.any(), index
-        else:
-            torch.testing.assert_close(
-                grad.double(),
-                grad_ref.double(),
-                msg=f'gradient {index}',
-                **tolerance)
 
 
 @pytest.mark.parametrize(

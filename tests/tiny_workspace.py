@@ -14,8 +14,6 @@ from typing import Dict, List, Sequence
 
 import pytest
 
-from mmdynact.tiny_datasets import write_tiny_datasets
-
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIGS = REPO / 'configs' / '_tiny_'
 CLS_CONFIG = TINY_CONFIGS / 'mobilenet-v2_dyrelu-b_tiny-imagenet.py'
@@ -36,6 +34,9 @@ SEG_OPTIONS = ('train_cfg.max_iters=12', 'default_hooks.logger.interval=2',
 @pytest.fixture(scope='session')
 def tiny_workspace(tmp_path_factory) -> Path:
     """A folder with the tiny data sets in ``data/tiny``."""
+    # imported here: tests/conftest.py loads this module before it chooses
+    # how Triton runs, which importing mmdynact would settle
+    from mmdynact.tiny_datasets import write_tiny_datasets
     folder = tmp_path_factory.mktemp('tiny_workspace')
     write_tiny_datasets(folder / 'data' / 'tiny')
     return folder
