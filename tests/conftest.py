@@ -12,8 +12,9 @@ import torch  # noqa: E402
 
 from mmdynact.ops import set_backend  # noqa: E402
 
-# The session fixtures that train the tiny models, shared with every test.
-pytest_plugins = ['tests.tiny_workspace']
+# Shared with every test: the session fixtures that train the tiny models,
+# and the reference-only layer that the tests register for a while.
+pytest_plugins = ['tests.tiny_workspace', 'tests.reference_only_layer']
 
 
 @pytest.fixture(autouse=True)
