@@ -15,7 +15,8 @@ import torch
 from _pytest.mark.expression import Expression
 
 # The session fixtures that train the tiny models, shared with every test.
-# (Neither module may import mmdynact before pytest_configure has run.)
+# (No plugin may import mmdynact before pytest_configure has run; the tests
+# that use the reference-only layer import its fixture themselves.)
 pytest_plugins = ['tests.tiny_workspace']
 
 

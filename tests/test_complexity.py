@@ -14,6 +14,8 @@ from mmdynact.analysis import (complexity, count, flop_analyzer,
                                unhandled_python_ops)
 from mmdynact.models import (AconA, AconB, AconC, ChannelActivation, DyReLUA,
                              DyReLUB, DyReLUC, FReLU, MetaAconC)
+from tests.reference_only_layer import (  # noqa: F401 (a fixture)
+    FLOPS_PER_ELEMENT, reference_only_layer)
 
 REPO = Path(__file__).resolve().parents[1]
 C, H, W = 8, 4, 4
@@ -107,6 +109,41 @@ def test_flop_analyzer_reports_our_ops_by_operator():
         NUMEL * 4 + 4 * C + 3 * H * W
     # the pooling and the 1x1 projection to one channel
     assert ops['PythonOp.SpatialMeanProjectionFunction'] == 2 * NUMEL
+
+
+class Residual(nn.Module):
+    """``x + act(conv(x)) * 2``: element-wise ops outside the activation."""
+
+    def __init__(self, act: nn.Module) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(C, C, 1, bias=False)
+        self.act = act
+
+    def forward(self, x):
+        return x + self.act(self.conv(x)) * 2
+
+
+def test_reference_only_formula_is_counted_inside_the_layer_only(
+        reference_only_layer):
+    model = Residual(reference_only_layer(C))
+    inputs = (torch.randn(1, C, H, W), )
+    result = complexity(model, inputs)
+    conv = NUMEL * C  # a 1x1 conv: C multiply-adds per output element
+    assert result.relu_flops == conv  # the addition and the product: zero
+    assert result.flops == conv + FLOPS_PER_ELEMENT * NUMEL
+    by_module = flop_analyzer(model.eval(), inputs).by_module()
+    assert by_module['act'] == FLOPS_PER_ELEMENT * NUMEL
+
+
+def test_uncounted_formula_ops_are_named(reference_only_layer, monkeypatch):
+    monkeypatch.setattr(reference_only_layer, 'formula',
+                        lambda self, x: torch.sin(x) * self.slope)
+    with pytest.warns(
+            UserWarning, match="layer 'act' count aten::sin as "
+            'zero'):
+        flops, _ = count(
+            Residual(reference_only_layer(C)), (torch.randn(1, C, H, W), ))
+    assert flops == NUMEL * C + NUMEL  # the conv and the product
 
 
 def test_model_for_analysis_drops_the_checkpoint_and_traces_tensor_mode():

@@ -82,8 +82,9 @@ FAKE_BATCH = dict(
 
 
 def test_configs_are_found():
+    # every paper folder of the model index has configs (that the index
+    # lists exactly these is tests/test_model_index.py's)
     assert {p.parent.name for p in CONFIGS} == set(FAMILIES)
-    assert len(CONFIGS) == 25
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)

@@ -16,10 +16,13 @@ from mmdynact.analysis.learned_activations import (plot_activations, probing,
 from mmdynact.analysis.learned_activations.acon_probe import acon_curve
 from mmdynact.analysis.learned_activations.model_inputs import (
     dataset_batches, load_model, run)
+from mmdynact.analysis.learned_activations.report import report_sections
 from mmdynact.cli import build_runner
-from mmdynact.models.activations import (AconC, DyReLUA, DyReLUB, DyReLUC,
+from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUB, DyReLUC,
                                          FReLU, MetaAconC)
 from mmdynact.tiny_datasets import write_imagenet
+from tests.reference_only_layer import \
+    reference_only_layer  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / 'configs/_tiny_/mobilenet-v2_dyrelu-b_tiny-imagenet.py'
@@ -129,18 +132,19 @@ def test_missing_checkpoint_is_named(trained, tmp_path):
         plot_activations(str(config), str(tmp_path / 'no.pth'), str(tmp_path))
 
 
+#: arguments beyond the channels, where a layer's defaults leave out a part
+#: its probe reads
+LAYER_OPTIONS = dict(MetaAconC=dict(with_norm=True))
+
+
 class AllKinds(nn.Module):
-    """One layer of every family, each after a conv."""
+    """One layer of every registered activation, each after a conv."""
 
     def __init__(self):
         super().__init__()
         acts = [
-            FReLU(8),
-            DyReLUB(8),
-            MetaAconC(8, with_norm=True),
-            AconC(8),
-            DyReLUC(8),
-            DyReLUA(8)
+            cls(8, **LAYER_OPTIONS.get(name, {}))
+            for name, cls in ACTIVATIONS.items()
         ]
         self.layers = nn.Sequential(*[
             nn.Sequential(nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), act)
@@ -150,8 +154,15 @@ class AllKinds(nn.Module):
     def forward(self, x):
         return self.layers(x)
 
+    def name_of(self, cls) -> str:
+        """The module name of the ``cls`` layer."""
+        return f'layers.{list(ACTIVATIONS.values()).index(cls)}.1'
 
-def test_probes_match_direct_computation(tmp_path):
+    def layer(self, cls) -> nn.Module:
+        return self.get_submodule(self.name_of(cls))
+
+
+def test_probes_match_direct_computation(tmp_path, reference_only_layer):
     model = AllKinds()
     for module in model.modules():  # non-trivial running statistics
         if isinstance(module, nn.BatchNorm2d):
@@ -175,43 +186,44 @@ def test_probes_match_direct_computation(tmp_path):
         for x in inputs:
             model(x)
         by_name = {probe.name: probe for probe in probes}
-        assert [probe.type_name for probe in probes] == [
-            'FReLU', 'DyReLUB', 'MetaAconC', 'AconC', 'DyReLUC', 'DyReLUA'
-        ]
+        assert [probe.type_name for probe in probes] == list(ACTIVATIONS)
+        # every section of the report has a layer here
+        assert {probe.section for probe in probes} == set(report_sections())
 
         # FReLU: the funnel wins exactly where the output exceeds the input
-        frelu = by_name['layers.0.1']
-        pairs = seen['layers.0.1']
+        frelu = by_name[model.name_of(FReLU)]
+        pairs = seen[model.name_of(FReLU)]
         wins = sum(float((y > x).sum()) for x, y in pairs)
         total = sum(x.numel() for x, _ in pairs)
         assert 0 < frelu.win_fraction < 1
         assert frelu.win_fraction == pytest.approx(wins / total)
 
         # DY-ReLU-B: the recorded pieces give the layer's output
-        dyrelu = by_name['layers.1.1']
+        dyrelu = by_name[model.name_of(DyReLUB)]
         a, b = torch.from_numpy(dyrelu.slopes), torch.from_numpy(
             dyrelu.intercepts)
-        x = torch.cat([x for x, _ in seen['layers.1.1']]).double()
-        y = torch.cat([y for _, y in seen['layers.1.1']]).double()
+        x = torch.cat([x for x, _ in seen[model.name_of(DyReLUB)]]).double()
+        y = torch.cat([y for _, y in seen[model.name_of(DyReLUB)]]).double()
         pieces = a[:, :, None, None] * x[..., None] + b[:, :, None, None]
         torch.testing.assert_close(
             pieces.max(-1).values, y, rtol=1e-5, atol=1e-5)
         assert dyrelu.slopes.shape == (4, 8, 2)
 
         # Meta-ACON: beta = sigmoid(G(pooled x)), written out
-        meta = model.layers[2][1]
-        pooled = torch.cat([x for x, _ in seen['layers.2.1']]).mean(
-            (2, 3), keepdim=True)
+        meta = model.layer(MetaAconC)
+        pooled = torch.cat([x
+                            for x, _ in seen[model.name_of(MetaAconC)]]).mean(
+                                (2, 3), keepdim=True)
         beta = torch.sigmoid(
             meta.norm2(meta.fc2(meta.norm1(meta.fc1(pooled))))).flatten(1)
-        meta_probe = by_name['layers.2.1']
+        meta_probe = by_name[model.name_of(MetaAconC)]
         np.testing.assert_allclose(
             meta_probe.beta, beta.double().numpy(), rtol=1e-6)
         assert meta_probe.summary()['beta']['mean'] == pytest.approx(
             float(beta.mean()))
 
         # ACON-C: the drawn curve is the layer itself
-        acon, acon_probe = model.layers[3][1], by_name['layers.3.1']
+        acon, acon_probe = model.layer(AconC), by_name[model.name_of(AconC)]
         xs = np.linspace(-3, 3, 7)
         grid = torch.tensor(
             xs, dtype=torch.float).view(1, 1, 7, 1).expand(1, 8, 7, 1)
@@ -223,19 +235,25 @@ def test_probes_match_direct_computation(tmp_path):
             atol=1e-6)
 
         # DY-ReLU-C: mean spatial attention
-        dyrelu_c = model.layers[4][1]
-        pi = torch.cat(
-            [dyrelu_c.spatial_attention(x) for x, _ in seen['layers.4.1']])
-        summary = by_name['layers.4.1'].summary()
+        dyrelu_c = model.layer(DyReLUC)
+        pi = torch.cat([
+            dyrelu_c.spatial_attention(x)
+            for x, _ in seen[model.name_of(DyReLUC)]
+        ])
+        summary = by_name[model.name_of(DyReLUC)].summary()
         assert summary['pi_mean'] == pytest.approx(float(pi.mean()))
         assert 0 <= summary['pi_capped'] <= 1
 
+        # any layer (here the reference-only one): its sampled outputs
+        curve = by_name[model.name_of(reference_only_layer)]
+        assert curve.summary()['departure_from_relu']['max'] <= 0  # PReLU
+
     written = write_report(probes, str(tmp_path), 'all kinds')
     names = {path.name for path in written}
-    for kind in ('dyrelu', 'meta_acon', 'acon', 'frelu'):
-        assert {f'{kind}_curves.png', f'{kind}_spread.png'} <= names
-        _assert_png(tmp_path / f'{kind}_curves.png', (250, 200))
-        _assert_png(tmp_path / f'{kind}_spread.png')
+    for section in report_sections():
+        assert {f'{section}_curves.png', f'{section}_spread.png'} <= names
+        _assert_png(tmp_path / f'{section}_curves.png', (250, 200))
+        _assert_png(tmp_path / f'{section}_spread.png')
     text = (tmp_path / 'summary.txt').read_text()
     assert f'funnel wins at {frelu.win_fraction:.1%}' in text
     assert len(text.splitlines()) == 3 + len(probes)
@@ -250,7 +268,9 @@ def test_model_without_our_layers_is_refused():
 def test_layers_are_selected_by_name():
     model = AllKinds()
     with probing(model, layers=r'layers\.[14]\.') as probes:
-        assert [probe.type_name for probe in probes] == ['DyReLUB', 'DyReLUC']
+        assert [probe.type_name for probe in probes
+                ] == [list(ACTIVATIONS)[1],
+                      list(ACTIVATIONS)[4]]
     assert not model.layers[1][1]._forward_hooks  # removed on exit
     with pytest.raises(ValueError, match="layers='nothing' matches none"):
         with probing(model, layers='nothing'):

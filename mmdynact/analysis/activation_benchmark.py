@@ -1,39 +1,51 @@
 """Time and memory of each activation layer against plain PyTorch.
 
-Forward + backward in training mode on one input, side by side in one run:
+Forward + backward in training mode on one input, side by side in one run,
+in the *forms* chosen (:data:`FORMS`; by default all that the device runs):
 
-* ``ours``: the layer in the form its device runs by default (Triton
-  kernels on CUDA, the compiled torch form on CPU);
-* ``compiled``: on CUDA, the torch form fused by inductor (the form before
-  the Triton kernels);
-* ``eager``: the torch form as written;
-* ``straightforward``: the layer's plain formula (``formula(x)``);
+* ``triton``: the layer's kernels in Triton (CUDA);
+* ``compiled``: the kernels' torch form fused by inductor;
+* ``eager``: the kernels' torch form as written;
+* ``plain``: the layer's plain formula (``formula(x)``);
 * ``relu``: ``nn.ReLU``.
 
-Times are medians over rounds in which the variants run one after another,
-so machine noise hits them alike. On CUDA each call also reports its *host
+A layer's targets (its :class:`~mmdynact.models.activations.ActivationSpec`)
+are for its device's :func:`target_form`: Triton against ReLU (and the host
+time) on CUDA, compiled against the plain formula elsewhere; a target whose
+forms were not timed says which are missing. A reference-only layer (no
+kernels) runs its formula in every form: it is timed as ``plain`` and
+``relu`` only, and has no targets.
+
+Times are medians over rounds in which the forms run one after another, so
+machine noise hits them alike. On CUDA each call also reports its *host
 time*: how long Python took to issue the forward and backward (the GPU runs
 them asynchronously; when a layer's host time exceeds its GPU time, the GPU
-waits for Python). Memory is the bytes of every distinct tensor autograd
-keeps for backward, input included, output excluded, relative to the input
-(:func:`mmdynact.testing.saved_tensor_bytes`).
+waits for Python); on a CPU, the times are host times. Memory is the bytes of
+every distinct tensor autograd keeps for backward, input included, output
+excluded, relative to the input (:func:`mmdynact.testing.saved_tensor_bytes`),
+in the layer's :func:`main_form` and in its plain formula.
 
 Before timing, each layer is used the ways a process mixes them (float64,
-float32 training and evaluation, bf16 autocast, channels-last, odd sizes),
-so the times show that the fast path survives such use.
+float32 training and evaluation, bf16 autocast, channels-last, odd sizes)
+in its main form, so the times show that the fast path survives such use.
 """
 import contextlib
 import statistics
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mmdynact import ops
 from mmdynact.models.activations import ACTIVATIONS
+from mmdynact.ops import triton_support
 from mmdynact.testing import saved_tensor_bytes
 
+#: every form a layer can be timed in, in table order
+FORMS = ('triton', 'compiled', 'eager', 'plain', 'relu')
+#: the forms that run a layer's kernels (:mod:`mmdynact.ops` backends)
+KERNEL_FORMS = ('triton', 'compiled', 'eager')
 #: most saved memory per layer, relative to its input
 MEMORY_TARGET = 1.05
 #: most host time per layer call (forward + backward) on a GPU
@@ -42,13 +54,57 @@ DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16)
 
 
 class Measurement(NamedTuple):
-    """One layer's results; times in seconds, memory relative to input."""
+    """One layer's results; times in seconds, memory relative to input.
+
+    ``times`` and ``host_times`` have the forms timed; ``memory`` and
+    ``first_call`` are of the :func:`main_form` (None for a reference-only
+    layer, or when no kernel form was timed).
+    """
     name: str
     times: Dict[str, float]
     host_times: Dict[str, float]
-    memory: float
-    straightforward_memory: float
-    first_call: float
+    memory: Optional[float]
+    plain_memory: float
+    first_call: Optional[float]
+
+
+def target_form(device: torch.device) -> str:
+    """The form the targets are for: Triton on CUDA, compiled elsewhere."""
+    return 'triton' if device.type == 'cuda' else 'compiled'
+
+
+def default_forms(device: torch.device) -> List[str]:
+    """Every form on CUDA; all but Triton elsewhere."""
+    return [
+        form for form in FORMS if device.type == 'cuda' or form != 'triton'
+    ]
+
+
+def check_forms(forms: Sequence[str]) -> List[str]:
+    """``forms`` in table order, or a ValueError that says what to choose."""
+    unknown = [form for form in forms if form not in FORMS]
+    if unknown or not forms:
+        raise ValueError(f'--forms: {", ".join(unknown) or "none given"}; '
+                         f'choose from {",".join(FORMS)}')
+    return [form for form in FORMS if form in forms]
+
+
+def check_triton(device: torch.device) -> None:
+    """A ValueError saying why, if the ``triton`` form cannot run on
+    ``device``."""
+    reason = triton_support.unusable_reason(device)
+    if reason is not None:
+        raise ValueError(f'--forms triton cannot run on {device}: {reason}; '
+                         f'leave triton out of --forms')
+
+
+def main_form(forms: Sequence[str], device: torch.device) -> Optional[str]:
+    """The kernel form of the first call, the mixed use and the memory: the
+    :func:`target_form` if timed, else the first kernel form timed."""
+    kernel_forms = [form for form in KERNEL_FORMS if form in forms]
+    if target_form(device) in kernel_forms:
+        return target_form(device)
+    return kernel_forms[0] if kernel_forms else None
 
 
 def _synchronize(device: torch.device) -> None:
@@ -109,103 +165,138 @@ def use_in_mixed_ways(layer: nn.Module, form: str,
         run(x.requires_grad_()).float().sum().backward()
 
 
+def _saved_memory(fn: Callable[[Tensor], Tensor], x: Tensor) -> float:
+    with _autocast(x):
+        saved, _ = saved_tensor_bytes(fn, x.detach().requires_grad_())
+    return saved / (x.numel() * x.element_size())
+
+
 def measure(cls: type, x: Tensor, grad: Tensor, warmup: int, repeats: int,
-            mixed_use: bool) -> Measurement:
-    """Time ``cls(C)`` and its references on ``x`` (see the module
-    docstring)."""
+            mixed_use: bool, forms: Sequence[str]) -> Measurement:
+    """Time ``cls(C)`` on ``x`` in ``forms`` (see the module docstring)."""
     device = x.device
-    ours = 'triton' if device.type == 'cuda' else 'compiled'
     layer = cls(x.shape[1]).to(device).train()
-    variants = {'ours': _in_form(layer, ours)}
-    if device.type == 'cuda':
-        variants['compiled'] = _in_form(layer, 'compiled')
-    variants.update(
-        eager=_in_form(layer, 'eager'),
-        straightforward=layer.formula,
-        relu=nn.ReLU())
-    first_call = _call(variants['ours'], x, grad)[0]
-    if mixed_use:
-        use_in_mixed_ways(layer, ours, device)
-    walls: Dict[str, List[float]] = {name: [] for name in variants}
-    hosts: Dict[str, List[float]] = {name: [] for name in variants}
+    reference_only = cls.spec.reference_only
+    variants = {
+        form: _in_form(layer, form)
+        for form in forms if form in KERNEL_FORMS and not reference_only
+    }
+    if 'plain' in forms:
+        variants['plain'] = layer.formula
+    if 'relu' in forms:
+        variants['relu'] = nn.ReLU()
+    main = main_form(list(variants), device)
+    first_call = memory = None
+    if main is not None:
+        first_call = _call(variants[main], x, grad)[0]
+        if mixed_use:
+            use_in_mixed_ways(layer, main, device)
+    walls: Dict[str, List[float]] = {form: [] for form in variants}
+    hosts: Dict[str, List[float]] = {form: [] for form in variants}
     for round_ in range(warmup + repeats):
-        for name, fn in variants.items():
+        for form, fn in variants.items():
             wall, host = _call(fn, x, grad)
             if round_ >= warmup:
-                walls[name].append(wall)
-                hosts[name].append(host)
-    memory = {}
-    with _autocast(x):
-        for name in ('ours', 'straightforward'):
-            saved, _ = saved_tensor_bytes(variants[name],
-                                          x.detach().requires_grad_())
-            memory[name] = saved / (x.numel() * x.element_size())
-    return Measurement(cls.__name__, {
-        n: statistics.median(t)
-        for n, t in walls.items()
-    }, {
-        n: statistics.median(t)
-        for n, t in hosts.items()
-    }, memory['ours'], memory['straightforward'], first_call)
+                walls[form].append(wall)
+                hosts[form].append(host)
+    if main is not None:
+        memory = _saved_memory(variants[main], x)
+    return Measurement(cls.__name__, _medians(walls), _medians(hosts), memory,
+                       _saved_memory(layer.formula, x), first_call)
 
 
-def met(result: Measurement, device: torch.device) -> bool:
-    """Whether the layer meets its targets (its spec's, on this device)."""
-    spec = ACTIVATIONS[result.name].spec
-    times = result.times
+def _medians(samples: Dict[str, List[float]]) -> Dict[str, float]:
+    return {
+        form: statistics.median(values)
+        for form, values in samples.items()
+    }
+
+
+def _targets(name: str, device: torch.device):
+    """``(time target, the two forms it compares)`` of a fused layer."""
+    spec = ACTIVATIONS[name].spec
     if device.type == 'cuda':
-        fast = (
-            times['ours'] / times['relu'] <= spec.gpu_time_target
-            and result.host_times['ours'] * 1e6 <= HOST_TARGET_US)
-    else:
-        fast = (
-            times['ours'] / times['straightforward'] <= spec.cpu_time_target)
-    return fast and round(result.memory, 2) <= MEMORY_TARGET
+        return spec.gpu_time_target, ('triton', 'relu')
+    return spec.cpu_time_target, ('compiled', 'plain')
+
+
+def _missing(result: Measurement, forms: Sequence[str]) -> Optional[str]:
+    """``'needs --forms a,b'`` for those of ``forms`` not timed, or None."""
+    missing = [form for form in forms if form not in result.times]
+    return f'needs --forms {",".join(missing)}' if missing else None
+
+
+def verdict(result: Measurement, device: torch.device) -> str:
+    """``'yes'`` or ``'NO'``: whether the layer meets its targets (its
+    spec's, on this device); ``'reference only'`` for a layer without
+    kernels; what is missing when the forms timed cannot tell."""
+    if ACTIVATIONS[result.name].spec.reference_only:
+        return 'reference only'
+    target, compared = _targets(result.name, device)
+    missing = _missing(result, compared)
+    if missing:
+        return missing
+    fast = result.times[compared[0]] / result.times[compared[1]] <= target
+    if device.type == 'cuda':
+        fast = fast and result.host_times['triton'] * 1e6 <= HOST_TARGET_US
+    return ('yes'
+            if fast and round(result.memory, 2) <= MEMORY_TARGET else 'NO')
 
 
 def target_text(name: str, device: torch.device) -> str:
-    spec = ACTIVATIONS[name].spec
+    """The layer's time target, as the table writes it."""
+    if ACTIVATIONS[name].spec.reference_only:
+        return 'reference only'
+    target, (_, reference) = _targets(name, device)
     if device.type == 'cuda':
-        return (f'<= {spec.gpu_time_target}x ReLU, host <= '
-                f'{HOST_TARGET_US:.0f} us')
-    return f'<= {spec.cpu_time_target}x straightforward'
+        return f'<= {target}x relu, host <= {HOST_TARGET_US:.0f} us'
+    return f'<= {target}x {reference}'
 
 
-def table(results: List[Measurement], device: torch.device) -> str:
-    """The results as a Markdown table."""
+def _ratio(result: Measurement, form: str, reference: str) -> str:
+    if ACTIVATIONS[result.name].spec.reference_only:
+        return '-'
+    missing = _missing(result, (form, reference))
+    if missing:
+        return missing
+    return f'{result.times[form] / result.times[reference]:.2f}x'
+
+
+def _milliseconds(seconds: float) -> str:
+    milliseconds = seconds * 1e3
+    return f'{milliseconds:.{3 if milliseconds < 10 else 1}f}'
+
+
+def table(results: List[Measurement], forms: Sequence[str],
+          device: torch.device) -> str:
+    """The results as a Markdown table, a column per form timed (and its
+    host time on CUDA)."""
     cuda = device.type == 'cuda'
-    header = ['layer', 'ours ms']
-    if cuda:
-        header += ['ours host us', 'inductor ms']
-    header += ['eager ms', 'straightforward ms', 'ReLU ms']
-    if cuda:
-        header += ['ReLU host us']
+    target = target_form(device)
+    header = ['layer']
+    for form in forms:
+        header += [f'{form} ms'] + ([f'{form} host us'] if cuda else [])
     header += [
-        'vs straightforward', 'vs ReLU', 'time target',
-        f'memory / input (<= {MEMORY_TARGET}x)', 'straightforward memory',
+        f'{target} / plain', f'{target} / relu', 'time target',
+        f'memory / input (<= {MEMORY_TARGET}x)', 'plain memory',
         'first call s', 'met'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
     for r in results:
-        t = {name: seconds * 1e3 for name, seconds in r.times.items()}
-        row = [r.name, f'{t["ours"]:.3f}' if cuda else f'{t["ours"]:.1f}']
-        if cuda:
-            row += [
-                f'{r.host_times["ours"] * 1e6:.0f}', f'{t["compiled"]:.3f}'
-            ]
-        digits = 3 if cuda else 1
+        row = [r.name]
+        for form in forms:
+            timed = form in r.times
+            row.append(_milliseconds(r.times[form]) if timed else '-')
+            if cuda:
+                row.append(f'{r.host_times[form] * 1e6:.0f}' if timed else '-')
         row += [
-            f'{t[name]:.{digits}f}'
-            for name in ('eager', 'straightforward', 'relu')
-        ]
-        if cuda:
-            row += [f'{r.host_times["relu"] * 1e6:.0f}']
-        row += [
-            f'{t["ours"] / t["straightforward"]:.2f}x',
-            f'{t["ours"] / t["relu"]:.2f}x',
-            target_text(r.name, device), f'{r.memory:.2f}x',
-            f'{r.straightforward_memory:.2f}x', f'{r.first_call:.1f}',
-            'yes' if met(r, device) else 'NO'
+            _ratio(r, target, 'plain'),
+            _ratio(r, target, 'relu'),
+            target_text(r.name, device),
+            '-' if r.memory is None else f'{r.memory:.2f}x',
+            f'{r.plain_memory:.2f}x',
+            '-' if r.first_call is None else f'{r.first_call:.1f}',
+            verdict(r, device),
         ]
         lines.append('| ' + ' | '.join(row) + ' |')
     return '\n'.join(lines)
@@ -217,17 +308,22 @@ def benchmark(shape,
               warmup: int,
               repeats: int,
               mixed_use: bool,
-              layers: Optional[List[str]] = None) -> List[Measurement]:
-    """Measure every registered layer (or those named in ``layers``)."""
+              layers: Optional[List[str]] = None,
+              forms: Optional[Sequence[str]] = None) -> List[Measurement]:
+    """Measure every registered layer (or those named in ``layers``) in
+    ``forms`` (default: :func:`default_forms`)."""
     unknown = set(layers or ()) - set(ACTIVATIONS)
     if unknown:
         raise ValueError(f'unknown layers {sorted(unknown)}; choose from '
                          f'{", ".join(ACTIVATIONS)}')
+    forms = check_forms(default_forms(device) if forms is None else forms)
+    if 'triton' in forms:
+        check_triton(device)
     generator = torch.Generator(device).manual_seed(0)
     x = torch.randn(shape, device=device, generator=generator).to(dtype)
     grad = torch.randn(shape, device=device, generator=generator).to(dtype)
     return [
-        measure(cls, x, grad, warmup, repeats, mixed_use)
+        measure(cls, x, grad, warmup, repeats, mixed_use, forms)
         for name, cls in ACTIVATIONS.items()
         if layers is None or name in layers
     ]

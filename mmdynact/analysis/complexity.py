@@ -10,29 +10,33 @@ with its coefficient sigmoids and spatial softmax, ACON, FReLU's funnel conv
 with its batch norm and max), which the trace records as opaque
 ``prim::PythonOp`` nodes counted as zero. :func:`flop_analyzer` adds a
 handle for every kernel of every registered activation
-(:data:`~mmdynact.models.activations.ACTIVATIONS`), which counts itself
-(``count_flops``: one FLOP per element-wise multiply-add, comparison,
-multiplication or sigmoid; mmengine counts one FLOP per multiply-add), and
-handles for the gating ops of the hyper-functions that mmengine does not
-count: ``aten::mean`` (1 per input element), ``aten::sigmoid`` (1 per
-element), ``aten::softmax`` (3 per element: exp, sum, divide). ReLU and the
-residual additions count zero, as in mmengine. :func:`unhandled_python_ops`
-lists custom ops without a handle, so a new kernel cannot go uncounted
-silently.
+(:data:`~mmdynact.models.activations.ACTIVATIONS`, at the time of the
+call), which counts itself (``count_flops``: one FLOP per element-wise
+multiply-add, comparison, multiplication or sigmoid; mmengine counts one
+FLOP per multiply-add), and handles for the gating ops of the
+hyper-functions that mmengine does not count: ``aten::mean`` (1 per input
+element), ``aten::sigmoid`` (1 per element), ``aten::softmax`` (3 per
+element: exp, sum, divide). ReLU and the residual additions count zero, as
+in mmengine, except inside reference-only layers, whose formulas are counted
+op by op (:mod:`.formula_flops`). :func:`unhandled_python_ops` lists custom
+ops without a handle, so a new kernel cannot go uncounted silently.
 """
 import copy
 import warnings
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.analysis.jit_handles import elementwise_flop_counter, get_shape
+from mmengine.analysis.jit_handles import (Handle, elementwise_flop_counter,
+                                           get_shape)
 from torch import nn
 
 from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
+from .formula_flops import (formula_flop_handles, reference_only_scopes,
+                            uncounted_formula_ops)
 
 
-def _kernel_handle(kernel: type) -> Callable[[List[Any], List[Any]], int]:
+def _kernel_handle(kernel: type) -> Handle:
     """A FlopAnalyzer handle calling ``kernel.count_flops(shapes)``."""
 
     def handle(inputs: List[Any], outputs: List[Any]) -> int:
@@ -41,22 +45,33 @@ def _kernel_handle(kernel: type) -> Callable[[List[Any], List[Any]], int]:
     return handle
 
 
-ACTIVATION_FLOP_HANDLES = {
-    **{
-        f'prim::PythonOp.{kernel.__name__}': _kernel_handle(kernel)
-        for cls in ACTIVATIONS.values()
-        for kernel in cls.spec.kernels
-    },
+#: handles of the hyper-functions' gating ops, which mmengine counts as zero
+GATING_FLOP_HANDLES = {
     'aten::mean': elementwise_flop_counter(1, 0),
     'aten::sigmoid': elementwise_flop_counter(1, 0),
     'aten::softmax': elementwise_flop_counter(3, 0),
 }
 
 
+def activation_flop_handles() -> Dict[str, Handle]:
+    """Handles of every kernel of the registered activations, and of the
+    gating ops (see the module docstring)."""
+    return {
+        **{
+            f'prim::PythonOp.{kernel.__name__}': _kernel_handle(kernel)
+            for cls in ACTIVATIONS.values()
+            for kernel in cls.spec.kernels
+        },
+        **GATING_FLOP_HANDLES,
+    }
+
+
 def flop_analyzer(model: nn.Module, inputs: Tuple) -> FlopAnalyzer:
     """mmengine's ``FlopAnalyzer`` with the handles described above."""
     analyzer = FlopAnalyzer(model, inputs)
-    analyzer.set_op_handle(**ACTIVATION_FLOP_HANDLES)
+    analyzer.set_op_handle(
+        **formula_flop_handles(reference_only_scopes(model)),
+        **activation_flop_handles())
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     return analyzer
@@ -72,7 +87,7 @@ def unhandled_python_ops(model: nn.Module, inputs: Tuple) -> List[str]:
         f'prim::PythonOp.{node.pyname()}'
         for node in graph.nodes() if node.kind() == 'prim::PythonOp'
     }
-    return sorted(names - set(ACTIVATION_FLOP_HANDLES))
+    return sorted(names - set(activation_flop_handles()))
 
 
 def relu_twin(model: nn.Module) -> nn.Module:
@@ -104,15 +119,26 @@ class Complexity(NamedTuple):
 
 
 def count(model: nn.Module, inputs: Tuple) -> Tuple[int, int]:
-    """``(flops, params)`` of ``model(*inputs)`` in eval mode."""
+    """``(flops, params)`` of ``model(*inputs)`` in eval mode.
+
+    Warns, naming the layer, about ops of a reference-only layer's formula
+    that have no FLOP handle (they count zero).
+    """
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore', torch.jit.TracerWarning)
-            flops = flop_analyzer(model, inputs).total()
+            analyzer = flop_analyzer(model, inputs)
+            flops = analyzer.total()
     finally:
         model.train(was_training)
+    uncounted = uncounted_formula_ops(analyzer, reference_only_scopes(model))
+    for name, ops in uncounted.items():
+        warnings.warn(f'FLOPs of the reference-only layer {name!r} count '
+                      f'{", ".join(ops)} as zero: no FLOP handle; add them '
+                      f'to mmdynact.analysis.formula_flops.FORMULA_OPS if '
+                      f'they compute')
     return flops, parameter_count(model)['']
 
 

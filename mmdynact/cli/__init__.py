@@ -1,13 +1,18 @@
 """The command-line logic of every tool in ``tools/``.
 
-Each ``tools/*.py`` is a thin wrapper that calls a function here (all but
-``analysis_tools/benchmark_activations.py``, which has its own):
+Each ``tools/*.py`` is a thin wrapper that calls a function here:
 
 * ``train.py``, ``test.py``: :mod:`.train`, :mod:`.test` (what they share:
   :mod:`.common`, :mod:`.toolbox`);
 * ``demo.py``: :mod:`.demo`;
 * ``analysis_tools/get_flops.py``: :mod:`.get_flops`;
 * ``analysis_tools/plot_activations.py``: :mod:`.plot_activations`;
+* ``analysis_tools/benchmark_activations.py``: :mod:`.benchmark_activations`
+  (each layer in the forms ``--forms`` chooses, against its plain formula
+  and ReLU; the measuring in :mod:`mmdynact.analysis.activation_benchmark`);
+* ``analysis_tools/benchmark_train_step.py``: :mod:`.benchmark_train_step`
+  (full training steps of configs against a baseline config; the measuring
+  in :mod:`mmdynact.analysis.train_step_benchmark`);
 * ``dataset_converters/make_tiny_datasets.py``: :mod:`.make_tiny_datasets`;
 * ``model_converters/*.py``: :mod:`.convert`.
 """

@@ -1,23 +1,39 @@
 """``tools/analysis_tools/benchmark_activations.py``: each activation layer
-against its plain formula and ReLU (see
-:mod:`mmdynact.analysis.activation_benchmark`)."""
+in the chosen forms (its kernels in Triton, compiled or eager, its plain
+formula) and ReLU (see :mod:`mmdynact.analysis.activation_benchmark`)."""
 import argparse
 import os
 import tempfile
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
-from mmdynact.analysis.activation_benchmark import DTYPES, benchmark, table
+from mmdynact.analysis.activation_benchmark import (DTYPES, FORMS, benchmark,
+                                                    check_forms, check_triton,
+                                                    default_forms, main_form,
+                                                    table, target_form)
 from mmdynact.models.activations import ACTIVATIONS
+
+
+def _form_list(text: str) -> List[str]:
+    """``--forms triton,eager`` -> ``['triton', 'eager']``."""
+    return [form.strip() for form in text.split(',') if form.strip()]
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Time and memory of mmdynact\'s activation layers '
-        '(forward + backward, training mode) against their plain formulas '
-        'and ReLU.')
+        '(forward + backward, training mode) in several forms: their '
+        'kernels (Triton, compiled, eager), their plain formulas and ReLU.')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--forms',
+        type=_form_list,
+        metavar='FORM[,FORM...]',
+        help=f'forms to time, from {",".join(FORMS)}: triton, compiled '
+        '(inductor) and eager run the layer\'s kernels, plain its formula, '
+        'relu is nn.ReLU; leaving compiled out skips inductor\'s compile '
+        'time (default: all on CUDA, all but triton elsewhere)')
     parser.add_argument(
         '--shape',
         type=int,
@@ -50,7 +66,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="reuse inductor's and Triton's on-disk caches "
         'of compiled kernels (first calls then skip most '
         'compilation)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.forms = check_forms(
+            args.forms or default_forms(torch.device(args.device)))
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -60,19 +82,30 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         os.environ['TORCHINDUCTOR_CACHE_DIR'] = os.path.join(cache, 'inductor')
         os.environ['TRITON_CACHE_DIR'] = os.path.join(cache, 'triton')
     device = torch.device(args.device)
+    forms = args.forms
+    if 'triton' in forms:
+        try:
+            check_triton(device)
+        except ValueError as error:
+            raise SystemExit(f'benchmark_activations.py: error: {error}')
     shape = args.shape or ([64, 256, 56, 56]
                            if device.type == 'cuda' else [16, 64, 56, 56])
     where = (
         torch.cuda.get_device_name(device) if device.type == 'cuda' else
         f'cpu (threads: {torch.get_num_threads()})')
     autocast = ' under autocast' if args.dtype != 'fp32' else ''
-    mixed = (''
-             if args.no_mixed_use else '; each layer used in mixed ways first')
+    main = main_form(forms, device)
+    mixed = ('' if args.no_mixed_use or main is None else
+             f'; each layer used in mixed ways first ({main} form)')
     print(f'forward + backward, training mode, input {tuple(shape)} '
           f'{args.dtype}{autocast} on {where}, torch {torch.__version__}; '
-          f'medians of {args.repeats} after {args.warmup} warm-up rounds; '
-          f'compile caches {"warm" if args.warm_cache else "empty"} at start'
-          f'{mixed}\n')
+          f'forms {",".join(forms)}; medians of {args.repeats} after '
+          f'{args.warmup} warm-up rounds; compile caches '
+          f'{"warm" if args.warm_cache else "empty"} at start{mixed}')
+    print(f'targets for the {target_form(device)} form; memory and first '
+          f'call in the {main or "(no kernel form timed)"} form'
+          f'{"" if device.type == "cuda" else "; times are host times"}\n')
     results = benchmark(shape, DTYPES[args.dtype], device, args.warmup,
-                        args.repeats, not args.no_mixed_use, args.layers)
-    print(table(results, device))
+                        args.repeats, not args.no_mixed_use, args.layers,
+                        forms)
+    print(table(results, forms, device))

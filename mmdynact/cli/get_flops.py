@@ -31,8 +31,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     unhandled = unhandled_python_ops(model, inputs)
     if unhandled:
         raise RuntimeError(
-            f'no FLOP handle for {unhandled}: add one to '
-            'mmdynact.analysis.complexity.ACTIVATION_FLOP_HANDLES')
+            f'no FLOP handle for {unhandled}: declare each kernel in its '
+            "layer's ActivationSpec(kernels=...), with a count_flops")
     shape = tuple(inputs[0].shape)
     print(f'{args.config}\ninput {shape}')
     for key, value in summary(complexity(model, inputs)).items():

@@ -2,11 +2,13 @@
 
     python tools/analysis_tools/benchmark_activations.py [--device cuda]
         [--dtype bf16] [--shape N C H W] [--layers NAME ...]
+        [--forms triton,compiled,eager,plain,relu] [--no-mixed-use]
 
-Forward + backward in training mode, side by side in one run: the layer in
-its device's default form (Triton on CUDA, compiled on CPU), inductor's and
-the eager torch form, the plain formula and ``nn.ReLU``; on CUDA with the
-host time per call. See :mod:`mmdynact.analysis.activation_benchmark`.
+Forward + backward in training mode, side by side in one run, in the forms
+chosen: the layer's kernels in Triton (CUDA), compiled by inductor or eager,
+its plain formula (``plain``) and ``nn.ReLU`` (``relu``); by default all
+that the device runs. On CUDA with the host time per call next to each
+time. See :mod:`mmdynact.analysis.activation_benchmark`.
 """
 from mmdynact.cli.benchmark_activations import main
 

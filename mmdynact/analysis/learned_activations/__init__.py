@@ -1,4 +1,5 @@
-"""Look inside trained models: what DY-ReLU, ACON and FReLU layers learned.
+"""Look inside trained models: what DY-ReLU, ACON and FReLU layers (and any
+other registered activation, through the generic curve probe) learned.
 
 :func:`plot_activations` (``tools/analysis_tools/plot_activations.py``) runs
 a model on a few images with a probe hooked onto every mmdynact activation

@@ -37,20 +37,30 @@ def acon_curve(xs: np.ndarray, p1: float, p2: float,
 class AconProbe(LayerProbe):
     """``beta`` per input and channel (a constant for ACON-A/B/C)."""
 
+    kind = 'acon'
+    titles = {
+        'meta_acon': 'Meta-ACON: curves at each input\'s beta',
+        'acon': 'ACON: learned curves',
+    }
+
     def __init__(self, name, module) -> None:
         super().__init__(name, module)
         self._beta = []
         self._p1 = self._p2 = None
 
     @property
-    def kind(self) -> str:
-        return 'meta_acon' if isinstance(self.module, MetaAconC) else 'acon'
+    def section(self) -> str:
+        return 'meta_acon' if self._per_input else 'acon'
+
+    @property
+    def _per_input(self) -> bool:
+        """Whether ``beta`` is generated per input (Meta-ACON)."""
+        return isinstance(self.module, MetaAconC)
 
     @property
     def spread_title(self) -> str:
         return ('Meta-ACON switching factor beta across channels and inputs'
-                if self.kind == 'meta_acon' else
-                'ACON learned beta across channels')
+                if self._per_input else 'ACON learned beta across channels')
 
     def observe(self, x: Tensor, output: Tensor) -> None:
         p1, p2, beta = (
@@ -58,7 +68,7 @@ class AconProbe(LayerProbe):
                 -1, self.channels, 1, 1).reshape(-1, self.channels).numpy()
             for value in acon_parameters(self.module, x))
         self._p1, self._p2 = p1[0], p2[0]
-        if self.kind == 'meta_acon' or not self._beta:
+        if self._per_input or not self._beta:
             self._beta.append(beta)
 
     @property

@@ -20,6 +20,11 @@ class DyReLUProbe(LayerProbe):
     """
 
     kind = 'dyrelu'
+    titles = {
+        'dyrelu':
+        'DY-ReLU: max_k(a_k x + b_k) per input (before the spatial '
+        'attention for DY-ReLU-C)'
+    }
     spread_title = 'DY-ReLU slopes a_k across channels and inputs'
 
     def __init__(self, name, module) -> None:

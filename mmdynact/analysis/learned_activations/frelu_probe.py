@@ -7,14 +7,12 @@ from torch import Tensor
 
 from .probe import LayerProbe, describe
 
-#: (x, y) points kept per forward call for the scatter plot
-POINTS_PER_CALL = 1500
-
 
 class FReLUProbe(LayerProbe):
     """Counts per channel the positions where ``funnel(x) > x``."""
 
     kind = 'frelu'
+    titles = {'frelu': 'FReLU: y = max(x, T(x)) at sampled positions'}
     spread_title = 'FReLU: share of positions where the funnel wins, ' \
         'per channel'
 
@@ -29,9 +27,7 @@ class FReLUProbe(LayerProbe):
         wins = funnel > x
         self._wins += wins.sum(dim=(0, 2, 3)).cpu().numpy()
         self._positions += x.numel() // x.shape[1]
-        picks = torch.randint(
-            0, x.numel(), (POINTS_PER_CALL, ),
-            generator=self._generator).to(x.device)
+        picks = self.sample_positions(x)
         self._points.append(
             torch.stack([
                 x.flatten()[picks],

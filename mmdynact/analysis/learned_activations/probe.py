@@ -12,6 +12,8 @@ SAMPLES_PER_CALL = 4096
 CURVE_PERCENTILES = (1.0, 99.0)
 #: at most this many channels are drawn per layer
 MAX_CURVE_CHANNELS = 6
+#: (x, y) points kept per forward call by the probes that draw scatters
+POINTS_PER_CALL = 1500
 
 
 def describe(values: np.ndarray) -> Dict[str, float]:
@@ -50,8 +52,13 @@ class LayerProbe:
         module: The layer.
     """
 
-    #: key of the layer family, e.g. ``'dyrelu'``
+    #: the probe kind, as activations name it (``spec.probe``), e.g.
+    #: ``'dyrelu'``; one of ``mmdynact.models.activations.PROBE_KINDS``
     kind = ''
+    #: the report's sections of this probe's layers (key -> title of the
+    #: curve pages), in report order; one section named ``kind`` unless a
+    #: probe splits its layers (:attr:`section`)
+    titles: Dict[str, str] = {}
     #: what the family's overview figure shows
     spread_title = ''
 
@@ -61,6 +68,11 @@ class LayerProbe:
         self.calls = 0
         self._samples = []
         self._generator = torch.Generator().manual_seed(0)
+
+    @property
+    def section(self) -> str:
+        """The report section (a key of :attr:`titles`) of this layer."""
+        return self.kind
 
     @property
     def type_name(self) -> str:
@@ -82,6 +94,12 @@ class LayerProbe:
         self.calls += 1
         with torch.no_grad():
             self.observe(x, output.detach())
+
+    def sample_positions(self, x: Tensor) -> Tensor:
+        """:data:`POINTS_PER_CALL` random indices into ``x.flatten()``."""
+        picks = torch.randint(
+            0, x.numel(), (POINTS_PER_CALL, ), generator=self._generator)
+        return picks.to(x.device)
 
     def input_range(self) -> Tuple[float, float]:
         """x-range of the curves: central inputs, widened to include 0."""

@@ -7,15 +7,16 @@ from torch import nn
 
 from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
 from .acon_probe import AconProbe
+from .curve_probe import CurveProbe
 from .dyrelu_probe import DyReLUProbe
 from .frelu_probe import FReLUProbe
 from .probe import LayerProbe
 
-#: probe kind (an activation's ``spec.probe``) -> probe class
+#: probe kind (an activation's ``spec.probe``, one of
+#: ``mmdynact.models.activations.PROBE_KINDS``) -> probe class
 PROBES: Dict[str, Type[LayerProbe]] = {
-    'dyrelu': DyReLUProbe,
-    'acon': AconProbe,
-    'frelu': FReLUProbe,
+    probe.kind: probe
+    for probe in (DyReLUProbe, AconProbe, FReLUProbe, CurveProbe)
 }
 
 

@@ -3,17 +3,11 @@ import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
+from mmdynact.models.activations import PROBE_KINDS
 from .figures import curve_pages, short_name, spread_figure
 from .probe import LayerProbe
+from .recorder import PROBES
 
-#: layer families, in the order they are reported, with their titles
-KINDS = {
-    'dyrelu': 'DY-ReLU: max_k(a_k x + b_k) per input (before the spatial '
-    'attention for DY-ReLU-C)',
-    'meta_acon': 'Meta-ACON: curves at each input\'s beta',
-    'acon': 'ACON: learned curves',
-    'frelu': 'FReLU: y = max(x, T(x)) at sampled positions',
-}
 DPI = 80
 
 
@@ -21,8 +15,10 @@ def write_report(probes: Sequence[LayerProbe], out_dir: str,
                  header: str) -> List[Path]:
     """Write PNGs, ``summary.txt`` and ``summary.json`` into ``out_dir``.
 
-    Per layer family present: ``<kind>_curves[_<page>].png`` (one subplot
-    per layer) and ``<kind>_spread.png`` (the distribution per layer).
+    Per section present (each probe kind's :attr:`~.LayerProbe.titles`, in
+    the order of ``PROBE_KINDS``): ``<section>_curves[_<page>].png`` (one
+    subplot per layer) and ``<section>_spread.png`` (the distribution per
+    layer).
 
     Returns:
         The files written.
@@ -30,16 +26,16 @@ def write_report(probes: Sequence[LayerProbe], out_dir: str,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, title in KINDS.items():
-        group = [probe for probe in probes if probe.kind == kind]
+    for section, title in report_sections().items():
+        group = [probe for probe in probes if probe.section == section]
         if not group:
             continue
         pages = curve_pages(group, title)
         for number, page in enumerate(pages, 1):
             suffix = f'_{number}' if len(pages) > 1 else ''
-            written.append(out / f'{kind}_curves{suffix}.png')
+            written.append(out / f'{section}_curves{suffix}.png')
             page.savefig(written[-1], dpi=DPI, bbox_inches='tight')
-        written.append(out / f'{kind}_spread.png')
+        written.append(out / f'{section}_spread.png')
         spread_figure(group, group[0].spread_title).savefig(
             written[-1], dpi=DPI, bbox_inches='tight')
     written.append(out / 'summary.txt')
@@ -47,6 +43,15 @@ def write_report(probes: Sequence[LayerProbe], out_dir: str,
     written.append(out / 'summary.json')
     written[-1].write_text(json.dumps(summary_json(probes, header), indent=1))
     return written
+
+
+def report_sections() -> Dict[str, str]:
+    """Section key -> title of its curve pages, in report order."""
+    return {
+        section: title
+        for kind in PROBE_KINDS
+        for section, title in PROBES[kind].titles.items()
+    }
 
 
 def summary_text(probes: Sequence[LayerProbe], header: str) -> str:

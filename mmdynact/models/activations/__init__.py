@@ -5,14 +5,15 @@ from .channel_inference import (activation_channels, build_activation,
                                 patch_conv_module)
 from .dyrelu import DyReLUA, DyReLUB, DyReLUC
 from .frelu import FReLU
-from .registry import (ACTIVATIONS, PROBE_KINDS, ActivationSpec,
-                       register_activation)
+from .registry import (ACTIVATIONS, fused_activations, register_activation,
+                       unregister_activation)
+from .spec import PROBE_KINDS, ActivationSpec
 
 patch_conv_module()
 
 __all__ = [
-    'ACTIVATIONS', 'PROBE_KINDS', 'ActivationSpec', 'register_activation',
-    'ChannelActivation', 'DyReLUA', 'DyReLUB', 'DyReLUC', 'FReLU', 'AconA',
-    'AconB', 'AconC', 'MetaAconC', 'activation_channels', 'build_activation',
-    'patch_conv_module'
+    'ACTIVATIONS', 'PROBE_KINDS', 'ActivationSpec', 'fused_activations',
+    'register_activation', 'unregister_activation', 'ChannelActivation',
+    'DyReLUA', 'DyReLUB', 'DyReLUC', 'FReLU', 'AconA', 'AconB', 'AconC',
+    'MetaAconC', 'activation_channels', 'build_activation', 'patch_conv_module'
 ]

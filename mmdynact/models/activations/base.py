@@ -5,7 +5,7 @@ from typing import ClassVar, Optional, Tuple
 
 from torch import Tensor, nn
 
-from .registry import ActivationSpec
+from .spec import ActivationSpec
 
 
 class ChannelActivation(nn.Module):
@@ -15,6 +15,11 @@ class ChannelActivation(nn.Module):
     and need the channel count of the tensor they are applied to. mmcv's
     ``ConvModule`` fills ``channels`` in (see :mod:`.channel_inference`);
     elsewhere it must be passed.
+
+    A subclass defines :meth:`formula`. One registered as reference only
+    (``ActivationSpec()``, no kernels; see :mod:`.registry`) needs nothing
+    else: this class's :meth:`forward` runs the formula. One that declares
+    kernels defines its own ``forward`` that runs them.
 
     Args:
         channels: Number of channels ``C`` of the input ``(N, C, ...)``.
@@ -59,6 +64,11 @@ class ChannelActivation(nn.Module):
         raise ValueError(f'{type(self).__name__}(channels={self.channels}) '
                          f'expects input {layouts}, got shape '
                          f'{tuple(x.shape)}')
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The reference-only forward: :meth:`formula` of a checked input."""
+        self.check_input(x)
+        return self.formula(x)
 
     def formula(self, x: Tensor) -> Tensor:
         """The layer's output by its plain formula, with the layer's own
