@@ -15,8 +15,8 @@ import torch
 from _pytest.mark.expression import Expression
 
 # The session fixtures that train the tiny models, shared with every test.
-# (No plugin may import mmdynact before pytest_configure has run; the tests
-# that use the reference-only layer import its fixture themselves.)
+# (No plugin may import mmdynact before pytest_configure has run; the one
+# that does, the reference-only layer's, is loaded there.)
 pytest_plugins = ['tests.tiny_workspace']
 
 
@@ -31,6 +31,8 @@ def pytest_configure(config):
     # runs before any test module (hence mmdynact.ops) is imported
     interpret = runs_unmarked_tests(config.getoption('markexpr'))
     os.environ.setdefault('TRITON_INTERPRET', '1' if interpret else '0')
+    # the reference-only layer that the tests register for a while
+    config.pluginmanager.import_plugin('tests.reference_only_layer')
 
 
 @pytest.fixture(autouse=True)

@@ -214,8 +214,9 @@ def test_frelu_funnel_and_kernel_size():
     assert layer.funnel_conv.kernel_size == (5, 5)
     assert layer.funnel_conv.groups == C
     for bad in (4, 0, -3, 3.0, (3, 3), '3'):
-        with pytest.raises(ValueError,
-                           match='FReLU: kernel_size must be an odd positive'):
+        with pytest.raises(
+                ValueError,
+                match='FReLU: kernel_size must be an odd positive'):
             make(FReLU, kernel_size=bad)
 
 

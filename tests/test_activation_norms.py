@@ -84,17 +84,18 @@ def test_conv_module_norms_follow_its_norm_cfg(name):
 
 
 @pytest.mark.parametrize('backend', ['eager', 'triton'])
-@pytest.mark.parametrize('layer', [
-    DyReLUC(6, norm_cfg=dict(type='SyncBN')),
-    MetaAconC(6, with_norm=True, norm_cfg=dict(type='SyncBN')),
-    FReLU(6, norm_cfg=dict(type='SyncBN')),
-    DyReLUC(6, norm_cfg=dict(type='GN', num_groups=1)),
-    MetaAconC(6, with_norm=True, norm_cfg=dict(type='GN', num_groups=2)),
-],
-                         ids=[
-                             'DyReLUC-SyncBN', 'MetaAconC-SyncBN',
-                             'FReLU-SyncBN', 'DyReLUC-GN', 'MetaAconC-GN'
-                         ])
+@pytest.mark.parametrize(
+    'layer', [
+        DyReLUC(6, norm_cfg=dict(type='SyncBN')),
+        MetaAconC(6, with_norm=True, norm_cfg=dict(type='SyncBN')),
+        FReLU(6, norm_cfg=dict(type='SyncBN')),
+        DyReLUC(6, norm_cfg=dict(type='GN', num_groups=1)),
+        MetaAconC(6, with_norm=True, norm_cfg=dict(type='GN', num_groups=2)),
+    ],
+    ids=[
+        'DyReLUC-SyncBN', 'MetaAconC-SyncBN', 'FReLU-SyncBN', 'DyReLUC-GN',
+        'MetaAconC-GN'
+    ])
 def test_any_norm_trains_like_the_formula(layer, backend):
     # a SyncBN without a process group normalises like a BN, fused; a
     # GroupNorm runs through its module inside the node

@@ -24,8 +24,9 @@ from mmdynact.models.activations import (ACTIVATIONS, PROBE_KINDS,
                                          ActivationSpec, ChannelActivation,
                                          fused_activations,
                                          register_activation)
-from tests.reference_only_layer import (  # noqa: F401 (a fixture)
-    FLOPS_PER_ELEMENT, ChannelPReLU, reference_only_layer, registered)
+from mmdynact.models.activations.dispatch import staged
+from tests.reference_only_layer import (FLOPS_PER_ELEMENT, ChannelPReLU,
+                                        registered)
 
 NAMES = list(ACTIVATIONS)
 REFERENCE_ONLY = ChannelPReLU.__name__
@@ -85,19 +86,27 @@ def test_layer_is_covered_everywhere(name):
     placed = [m for m in backbone.modules() if isinstance(m, cls)]
     assert len(placed) == 4  # two blocks, two positions each
     assert backbone(torch.randn(2, 3, 32, 32))[-1].shape == (2, 64, 1, 1)
-    # every kernel it runs is counted, and it runs the kernels it declares
+    # every kernel it runs is counted, and it runs the kernels it declares:
+    # one autograd node per call, and in the staged path (torch.compile,
+    # FLOP counting) their custom ops
     assert unhandled_python_ops(layer, (x, )) == []
     handles = activation_flop_handles()
-    for kernel in cls.spec.kernels:
-        assert f'prim::PythonOp.{kernel.__name__}' in handles
-    with warnings.catch_warnings():
+    declared = {kernel.custom_op for kernel in cls.spec.kernels}
+    assert declared <= set(handles)
+    leaf = x.clone().requires_grad_()
+    node = type(layer.train()(leaf).grad_fn).__name__
+    layer.eval()
+    if cls.spec.kernels:
+        assert node in {f'{k.__name__}Backward' for k in cls.spec.kernels}
+    with warnings.catch_warnings(), staged():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         traced = torch.jit.trace(layer, (x, ), check_trace=False).inlined_graph
-    python_ops = {
-        node.pyname()
-        for node in traced.nodes() if node.kind() == 'prim::PythonOp'
+    custom_ops = {
+        node.kind()
+        for node in traced.nodes() if node.kind().startswith('mmdynact::')
+        or node.kind() == 'prim::PythonOp'
     }
-    assert python_ops == {kernel.__name__ for kernel in cls.spec.kernels}
+    assert custom_ops == declared
     # its FLOPs count its element-wise work (at least one per element)
     assert count(layer, (x[:1], ))[0] >= x[:1].numel()
     assert not any(isinstance(m, cls) for m in relu_twin(conv).modules())

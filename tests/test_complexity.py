@@ -14,8 +14,7 @@ from mmdynact.analysis import (complexity, count, flop_analyzer,
                                unhandled_python_ops)
 from mmdynact.models import (AconA, AconB, AconC, ChannelActivation, DyReLUA,
                              DyReLUB, DyReLUC, FReLU, MetaAconC)
-from tests.reference_only_layer import (  # noqa: F401 (a fixture)
-    FLOPS_PER_ELEMENT, reference_only_layer)
+from tests.reference_only_layer import FLOPS_PER_ELEMENT
 
 REPO = Path(__file__).resolve().parents[1]
 C, H, W = 8, 4, 4
@@ -105,10 +104,12 @@ def test_flop_analyzer_reports_our_ops_by_operator():
     ops = analyzer.by_operator()
     # K=2 pieces, a max and pi per element; a sigmoid per coefficient
     # logit (2K per channel); the softmax over the positions
-    assert ops['PythonOp.PiecewiseLinearMaxFunction'] == \
-        NUMEL * 4 + 4 * C + 3 * H * W
-    # the pooling and the 1x1 projection to one channel
-    assert ops['PythonOp.SpatialMeanProjectionFunction'] == 2 * NUMEL
+    assert ops['piecewise_linear_max'] == NUMEL * 4 + 4 * C + 3 * H * W
+    # counted in the staged path: the pooling, the 1x1 projection to one
+    # channel and its batch norm, each by its own handle
+    assert ops['mean'] == NUMEL
+    assert ops['conv'] == NUMEL
+    assert ops['batch_norm'] == 2 * H * W
 
 
 class Residual(nn.Module):

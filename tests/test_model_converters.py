@@ -323,8 +323,7 @@ def test_command_line(tmp_path, capsys):
     torch.save({'state_dict': official.state_dict()}, src)
     acon_shufflenet_v2([str(src), str(dst)])
     printed = capsys.readouterr().out
-    assert "'type': 'MetaAconC', 'r': 8, 'with_norm': True" in (
-        printed)
+    assert "'type': 'MetaAconC', 'r': 8, 'with_norm': True" in (printed)
     assert 'bgr_to_rgb=False' in printed
     assert torch.load(
         dst, weights_only=True)['meta']['converted_from'] == (

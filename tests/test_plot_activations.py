@@ -21,8 +21,6 @@ from mmdynact.cli import build_runner
 from mmdynact.models.activations import (ACTIVATIONS, AconC, DyReLUB, DyReLUC,
                                          FReLU, MetaAconC)
 from mmdynact.tiny_datasets import write_imagenet
-from tests.reference_only_layer import \
-    reference_only_layer  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / 'configs/_tiny_/mobilenet-v2_dyrelu-b_tiny-imagenet.py'

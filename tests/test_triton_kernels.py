@@ -44,8 +44,8 @@ def test_tiles_cover_every_position(shape):
                     assert t.chunk_size % t.block_s == 0
                     assert (t.chunks - 1) * t.chunk_size < s <= \
                         t.chunks * t.chunk_size
-                columns = triton_support.column_tiling(
-                    c, s, channels_last, shape)
+                columns = triton_support.column_tiling(c, s, channels_last,
+                                                       shape)
                 assert columns.block_c * columns.block_s <= 128
                 assert (columns.s_blocks - 1) * columns.block_s < s <= \
                     columns.s_blocks * columns.block_s

@@ -35,8 +35,7 @@ acon_c = dict(
 # Meta-ACON as the official code: norms inside the switching network G
 # (r=16), of the backbone's norm_cfg (BN, or SyncBN on a cluster); with
 # norm_eval=True (detection) they use their running stats.
-meta_acon = dict(
-    acon_c, act_cfg=dict(type='MetaAconC', r=16, with_norm=True))
+meta_acon = dict(acon_c, act_cfg=dict(type='MetaAconC', r=16, with_norm=True))
 
 # DY-ReLU-B (Chen et al., ECCV 2020): every activation, stem included. No
 # official ResNet code: mmpretrain's ResNet as is (style='pytorch', the

@@ -4,5 +4,4 @@
 # tools/model_converters).
 _base_ = './shufflenet-v2-0.5x_acon-c_16xb64_in1k.py'
 model = dict(
-    backbone=dict(
-        act_cfg=dict(type='MetaAconC', r=8, with_norm=True)))
+    backbone=dict(act_cfg=dict(type='MetaAconC', r=8, with_norm=True)))

@@ -5,11 +5,14 @@ mmengine's :class:`~mmengine.analysis.FlopAnalyzer` traces the model with
 linear layers (so FReLU's funnel conv, DY-ReLU's hyper-function FCs,
 DY-ReLU-C's spatial conv and Meta-ACON's switching network are counted
 already), batch norms, pooling. The element-wise cores of mmdynact's layers
-are custom ``torch.autograd.Function`` s (the pooling, DY-ReLU's pieces
-with its coefficient sigmoids and spatial softmax, ACON, FReLU's funnel conv
-with its batch norm and max), which the trace records as opaque
-``prim::PythonOp`` nodes counted as zero. :func:`flop_analyzer` adds a
-handle for every kernel of every registered activation
+run as one autograd node each; for counting they take their staged path
+(:func:`~mmdynact.models.activations.dispatch.staged`): the pooling and
+the small networks as plain modules, the element-wise core (DY-ReLU's
+pieces with its coefficient sigmoids and spatial softmax, ACON, FReLU's
+funnel conv with its batch norm and max) as a ``torch.library`` custom op
+(``mmdynact::...``), which mmengine would count as zero.
+:func:`flop_analyzer` adds a handle for every kernel of every registered
+activation
 (:data:`~mmdynact.models.activations.ACTIVATIONS`, at the time of the
 call), which counts itself (``count_flops``: one FLOP per element-wise
 multiply-add, comparison, multiplication or sigmoid; mmengine counts one
@@ -32,15 +35,19 @@ from mmengine.analysis.jit_handles import (Handle, elementwise_flop_counter,
 from torch import nn
 
 from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
+from mmdynact.models.activations.dispatch import staged
 from .formula_flops import (formula_flop_handles, reference_only_scopes,
                             uncounted_formula_ops)
 
 
 def _kernel_handle(kernel: type) -> Handle:
-    """A FlopAnalyzer handle calling ``kernel.count_flops(shapes)``."""
+    """A FlopAnalyzer handle calling ``kernel.count_flops(shapes)`` (None
+    for an input that is not a tensor)."""
 
     def handle(inputs: List[Any], outputs: List[Any]) -> int:
-        return kernel.count_flops([tuple(get_shape(v)) for v in inputs])
+        shapes = [get_shape(v) for v in inputs]
+        return kernel.count_flops(
+            [None if shape is None else tuple(shape) for shape in shapes])
 
     return handle
 
@@ -58,7 +65,7 @@ def activation_flop_handles() -> Dict[str, Handle]:
     gating ops (see the module docstring)."""
     return {
         **{
-            f'prim::PythonOp.{kernel.__name__}': _kernel_handle(kernel)
+            kernel.custom_op: _kernel_handle(kernel)
             for cls in ACTIVATIONS.values()
             for kernel in cls.spec.kernels
         },
@@ -66,9 +73,17 @@ def activation_flop_handles() -> Dict[str, Handle]:
     }
 
 
+class _StagedFlopAnalyzer(FlopAnalyzer):
+    """A ``FlopAnalyzer`` that traces the layers' staged path."""
+
+    def _analyze(self):
+        with staged():
+            return super()._analyze()
+
+
 def flop_analyzer(model: nn.Module, inputs: Tuple) -> FlopAnalyzer:
     """mmengine's ``FlopAnalyzer`` with the handles described above."""
-    analyzer = FlopAnalyzer(model, inputs)
+    analyzer = _StagedFlopAnalyzer(model, inputs)
     analyzer.set_op_handle(
         **formula_flop_handles(reference_only_scopes(model)),
         **activation_flop_handles())
@@ -78,14 +93,17 @@ def flop_analyzer(model: nn.Module, inputs: Tuple) -> FlopAnalyzer:
 
 
 def unhandled_python_ops(model: nn.Module, inputs: Tuple) -> List[str]:
-    """Names of custom autograd ops in ``model(*inputs)`` with no handle."""
-    with torch.no_grad(), warnings.catch_warnings():
+    """Names of the custom ops (autograd functions, ``mmdynact::`` ops) in
+    the counted trace of ``model(*inputs)`` with no handle."""
+    with torch.no_grad(), warnings.catch_warnings(), staged():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         graph = torch.jit.trace(
             model, inputs, check_trace=False, strict=False).inlined_graph
     names = {
         f'prim::PythonOp.{node.pyname()}'
+        if node.kind() == 'prim::PythonOp' else node.kind()
         for node in graph.nodes() if node.kind() == 'prim::PythonOp'
+        or node.kind().startswith('mmdynact::')
     }
     return sorted(names - set(activation_flop_handles()))
 

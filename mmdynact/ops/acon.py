@@ -165,10 +165,9 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
-def _meta_sums_kernel(x_ptr, g_ptr, p1_ptr, p2_ptr, logits_ptr, partial_ptr,
-                      C, S, CHUNK, BLOCK_C: tl.constexpr,
-                      BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
-                      ACC: tl.constexpr):
+def _meta_sums_kernel(x_ptr, g_ptr, p1_ptr, p2_ptr, logits_ptr, partial_ptr, C,
+                      S, CHUNK, BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
+                      CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """Meta-ACON: the chunk's sums, beta's times ``sigmoid'`` (the gradient
     of ``G``'s output)."""
     n = row_sample(C, BLOCK_C)
@@ -325,8 +324,8 @@ class _Triton:
         return _sum_chunks(partial)
 
     @staticmethod
-    def meta_input_gradient(x: Tensor, grad_y: Tensor, p1: Tensor,
-                            p2: Tensor, logits: Tensor, d_mean: Tensor,
+    def meta_input_gradient(x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
+                            logits: Tensor, d_mean: Tensor,
                             layer: str) -> Tensor:
         inp = kernel_input(x, layer)
         tiles = row_tiling(inp.c, inp.s, inp.channels_last, STREAM, None)
@@ -357,8 +356,8 @@ class _Triton:
 def _switch_3d(p1: Optional[Tensor], p2: Optional[Tensor], beta: Tensor,
                meta: bool, channel_dim: int, dtype: torch.dtype):
     """``(p1 - p2, p2 or None, beta)`` against the 3D view of the input."""
-    p2_ = None if p2 is None else per_channel(p2.view(1, -1).to(dtype),
-                                              channel_dim)
+    p2_ = None if p2 is None else per_channel(
+        p2.view(1, -1).to(dtype), channel_dim)
     dp = 1.0 if p1 is None else per_channel(
         p1.view(1, -1).to(dtype), channel_dim)
     if p2_ is not None:
@@ -453,8 +452,7 @@ class _Torch:
 
     def backward(self, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
                  p2: Optional[Tensor], beta: Tensor, layer: str):
-        return _torch_backward(self.form, x, grad_y, p1, p2, beta, False,
-                               True)
+        return _torch_backward(self.form, x, grad_y, p1, p2, beta, False, True)
 
     def meta_sums(self, x: Tensor, grad_y: Tensor, p1: Tensor, p2: Tensor,
                   logits: Tensor, layer: str) -> Tensor:
@@ -464,8 +462,8 @@ class _Torch:
     def meta_input_gradient(self, x: Tensor, grad_y: Tensor, p1: Tensor,
                             p2: Tensor, logits: Tensor, d_mean: Tensor,
                             layer: str) -> Tensor:
-        return _torch_meta_input_gradient(self.form, x, grad_y, p1, p2,
-                                          logits, d_mean)
+        return _torch_meta_input_gradient(self.form, x, grad_y, p1, p2, logits,
+                                          d_mean)
 
 
 _PASSES = {
@@ -534,8 +532,8 @@ class AconFunction(torch.autograd.Function):
             return grad_x, grad_p1, grad_p2, grad_beta, None, None
         sums = passes.meta_sums(x, grad_y, p1, p2, beta, layer)
         need_x = ctx.needs_input_grad[0]
-        d_logits = sums[:, :, BETA][:, :, None, None].to(
-            network.parameters[0].dtype)
+        d_logits = sums[:, :, BETA][:, :, None,
+                                    None].to(network.parameters[0].dtype)
         d_mean, network_grads = network.backward(ctx.state, d_logits, need_x,
                                                  ctx.needs_input_grad[6:])
         grad_x = None
@@ -571,9 +569,7 @@ def _acon_backward_op(x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
 
 @_acon_backward_op.register_fake
 def _(x, grad_y, p1, p2, beta):
-    return [
-        torch.empty_like(t) for t in (x, p1, p2, beta) if t is not None
-    ]
+    return [torch.empty_like(t) for t in (x, p1, p2, beta) if t is not None]
 
 
 def _setup_op_context(ctx, inputs, output):
@@ -584,8 +580,7 @@ def _op_backward(ctx, grad_y):
     check_no_double_backward('ACON (mmdynact::acon)')
     x, p1, p2, beta = ctx.saved_tensors
     found = iter(_acon_backward_op(x, grad_y, p1, p2, beta))
-    return tuple(None if t is None else next(found)
-                 for t in (x, p1, p2, beta))
+    return tuple(None if t is None else next(found) for t in (x, p1, p2, beta))
 
 
 _acon_op.register_autograd(_op_backward, setup_context=_setup_op_context)
@@ -633,4 +628,7 @@ def count_flops(shapes: List[Optional[Tuple[int, ...]]]) -> int:
     return 5 * math.prod(shapes[0])
 
 
+#: the node's custom op in the staged path (``torch.compile``, FLOP
+#: counting), whose FLOPs :func:`count_flops` counts
+AconFunction.custom_op = 'mmdynact::acon'
 AconFunction.count_flops = staticmethod(count_flops)

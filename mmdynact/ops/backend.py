@@ -195,9 +195,8 @@ class TorchKernel:
             arg.device.type for arg in args if isinstance(arg, torch.Tensor))
         if _backend == 'auto' and ('compiled', device_type) in _broken:
             return self.fn(*args)
-        detached = tuple(
-            arg.detach() if isinstance(arg, torch.Tensor) else arg
-            for arg in args)
+        detached = tuple(arg.detach() if isinstance(arg, torch.Tensor) else arg
+                         for arg in args)
         if _backend != 'auto':
             return self._run_compiled(detached)
         try:

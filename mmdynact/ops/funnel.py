@@ -35,10 +35,10 @@ from .backend import kernel_form, torch_kernel
 from .grad_checks import check_no_double_backward
 from .layout import acc_dtype, as_3d, from_3d, per_channel
 from .triton_support import (TileShape, acc_type, chunk_positions,
-                             kernel_input, match_layout,
-                             next_power_of_2, programs_per_sample,
-                             row_channels, row_sample, row_tiling,
-                             sample_start, tile_offsets, tl, triton)
+                             kernel_input, match_layout, next_power_of_2,
+                             programs_per_sample, row_channels, row_sample,
+                             row_tiling, sample_start, tile_offsets, tl,
+                             triton)
 
 #: tiles of the passes that recompute the convolution: few elements per
 #: thread, so that the taps' values fit in registers
@@ -125,8 +125,8 @@ def _funnel_wins(conv, x, mean, invstd, gamma, beta):
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'CHUNK', 'ROWS'])
-def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W,
-                       CHUNK, ROWS, KS: tl.constexpr, HAS_SHIFT: tl.constexpr,
+def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W, CHUNK,
+                       ROWS, KS: tl.constexpr, HAS_SHIFT: tl.constexpr,
                        BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
                        CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """A chunk's sums of ``d`` and ``d^2``, ``d = conv - shift``."""
@@ -145,16 +145,13 @@ def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W,
         s_ok = s < S
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, s // W, s % W, s_ok, C, S,
                             H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
-        d = tl.where(c_ok[:, None] & s_ok[None, :], conv - shift[:, None],
-                     0.0)
+        d = tl.where(c_ok[:, None] & s_ok[None, :], conv - shift[:, None], 0.0)
         total += d
         squares += d * d
     row = _partial_row(n)
     tl.store(partial_ptr + c * ROWS + row, tl.sum(total, axis=1), mask=c_ok)
     tl.store(
-        partial_ptr + (C + c) * ROWS + row,
-        tl.sum(squares, axis=1),
-        mask=c_ok)
+        partial_ptr + (C + c) * ROWS + row, tl.sum(squares, axis=1), mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'ROWS'])
@@ -187,14 +184,12 @@ def _moments_kernel(partial_ptr, shift_ptr, mean_ptr, var_ptr,
         running_var = tl.load(running_var_ptr + c, mask=c_ok, other=0)
         kind = running_mean.dtype
         tl.store(
-            running_mean_ptr + c,
-            (running_mean.to(ACC) * (1.0 - momentum) +
-             mean * momentum).to(kind),
+            running_mean_ptr + c, (running_mean.to(ACC) * (1.0 - momentum) +
+                                   mean * momentum).to(kind),
             mask=c_ok)
         tl.store(
-            running_var_ptr + c,
-            (running_var.to(ACC) * (1.0 - momentum) +
-             var * unbiased * momentum).to(kind),
+            running_var_ptr + c, (running_var.to(ACC) * (1.0 - momentum) +
+                                  var * unbiased * momentum).to(kind),
             mask=c_ok)
 
 
@@ -241,9 +236,7 @@ def _store_norm_sums(partial_ptr, n, c, c_ok, C, ROWS, sum_gt, sum_gtc):
     row = _partial_row(n)
     tl.store(partial_ptr + c * ROWS + row, tl.sum(sum_gt, axis=1), mask=c_ok)
     tl.store(
-        partial_ptr + (C + c) * ROWS + row,
-        tl.sum(sum_gtc, axis=1),
-        mask=c_ok)
+        partial_ptr + (C + c) * ROWS + row, tl.sum(sum_gtc, axis=1), mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'H', 'W', 'CHUNK', 'ROWS'])
@@ -460,8 +453,8 @@ class _Triton:
         return mean, var
 
     @classmethod
-    def forward(cls, x: Tensor, weight: Tensor, norm: FunnelNorm,
-                mean: Tensor, var: Tensor, layer: str) -> Tensor:
+    def forward(cls, x: Tensor, weight: Tensor, norm: FunnelNorm, mean: Tensor,
+                var: Tensor, layer: str) -> Tensor:
         inp, tiles, args = cls._geometry(x, weight, layer, False)
         y = torch.empty_like(inp.x)
         _forward_kernel[tiles.grid(inp.n)](
@@ -620,16 +613,15 @@ class _Torch:
             with torch.no_grad():
                 norm.running_mean.lerp_(
                     mean.to(norm.running_mean.dtype), norm.momentum)
-                norm.running_var.lerp_(
-                    (var * (count / max(count - 1, 1))).to(
-                        norm.running_var.dtype), norm.momentum)
+                norm.running_var.lerp_((var * (count / max(count - 1, 1))).to(
+                    norm.running_var.dtype), norm.momentum)
         return mean, var
 
     def forward(self, x: Tensor, weight: Tensor, norm: FunnelNorm,
                 mean: Tensor, var: Tensor, layer: str) -> Tensor:
         scale, shift, _, _ = _scale_shift(norm, mean, var, acc_dtype(x))
-        return _torch_norm_max(self.form, x,
-                               match_layout(_conv(x, weight), x), scale, shift)
+        return _torch_norm_max(self.form, x, match_layout(_conv(x, weight), x),
+                               scale, shift)
 
     def backward(self, x: Tensor, grad_y: Tensor, weight: Tensor,
                  norm: FunnelNorm, mean: Tensor, var: Tensor, layer: str):
@@ -637,12 +629,12 @@ class _Torch:
         scale, shift, invstd, gamma = _scale_shift(norm, mean, var, dtype)
         grad_x, grad_c, sums = _torch_norm_backward(self.form, x, grad_y,
                                                     _conv(x, weight), scale,
-                                                    shift, mean, invstd,
-                                                    gamma, norm.batch_stats)
+                                                    shift, mean, invstd, gamma,
+                                                    norm.batch_stats)
         k = weight.shape[-1] // 2
         grad_input, grad_weight, _ = torch.ops.aten.convolution_backward(
-            grad_c, x, weight.to(x.dtype), None, [1, 1], [k, k], [1, 1],
-            False, [0, 0], x.shape[1], [True, True, False])
+            grad_c, x, weight.to(x.dtype), None, [1, 1], [k, k], [1, 1], False,
+            [0, 0], x.shape[1], [True, True, False])
         return grad_x.add_(grad_input), grad_weight, sums
 
 
@@ -675,8 +667,7 @@ def funnel_backward(passes, x: Tensor, grad_y: Tensor, weight: Tensor,
     """``(grad_x, grad_weight, grad_bn_weight, grad_bn_bias)``, the last two
     None without an affine norm."""
     grad_x, grad_weight, sums = passes.backward(x, match_layout(grad_y, x),
-                                                weight, norm, mean, var,
-                                                layer)
+                                                weight, norm, mean, var, layer)
     grad_weight = grad_weight.view_as(weight).to(weight.dtype)
     if norm.weight is None:
         return grad_x, grad_weight, None, None
@@ -807,4 +798,7 @@ def funnel_max_op(x: Tensor, weight: Tensor,
                       norm.running_var, norm.eps, norm.batch_stats)
 
 
+#: the node's custom op in the staged path (``torch.compile``, FLOP
+#: counting), whose FLOPs :func:`count_flops` counts
+FunnelMaxFunction.custom_op = 'mmdynact::funnel_max'
 FunnelMaxFunction.count_flops = staticmethod(count_flops)

@@ -100,8 +100,8 @@ def _stage_parameters(stages: Sequence[nn.Module]) -> Tuple[Tensor, ...]:
 
 
 def _same(first: tuple, second: tuple) -> bool:
-    return len(first) == len(second) and all(
-        a is b for a, b in zip(first, second))
+    return len(first) == len(second) and all(a is b
+                                             for a, b in zip(first, second))
 
 
 class HyperNetwork:
@@ -262,21 +262,22 @@ class _Explicit(HyperNetwork):
             last = position == 0 and not need_input
             if step.kind is _NORM:
                 norm = step.module
-                d_v, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
-                    d, state.tensor, step.weight, norm.running_mean,
-                    norm.running_var, state.mean, state.invstd,
-                    batch_statistics(norm), norm.eps,
-                    [not last, need_w, need_b])
+                backward = torch.ops.aten.native_batch_norm_backward
+                d_v, grad_w, grad_b = backward(d, state.tensor, step.weight,
+                                               norm.running_mean,
+                                               norm.running_var, state.mean,
+                                               state.invstd,
+                                               batch_statistics(norm),
+                                               norm.eps,
+                                               [not last, need_w, need_b])
             else:
                 d_matrix = _as_matrix(d)
                 grad_w = (
-                    torch.mm(d_matrix.t(), _as_matrix(
-                        state.tensor)).view_as(step.weight)
-                    if need_w else None)
+                    torch.mm(d_matrix.t(), _as_matrix(state.tensor)).view_as(
+                        step.weight) if need_w else None)
                 grad_b = d_matrix.sum(0) if need_b else None
                 d_v = None if last else _like(
-                    torch.mm(d_matrix, _as_matrix(step.weight)),
-                    state.tensor)
+                    torch.mm(d_matrix, _as_matrix(step.weight)), state.tensor)
             if need_w:
                 grads[index] = grad_w
             if need_b:

@@ -92,8 +92,8 @@ def _coefficient(theta_ptr, row, index, init_ptr, k, scale, c_ok,
                  ACC: tl.constexpr):
     """``init[k] + scale * (2 sigmoid(theta[row + index]) - 1)``."""
     theta = tl.load(theta_ptr + row + index, mask=c_ok, other=0).to(ACC)
-    return tl.load(init_ptr + k).to(ACC) + scale * (2.0 * tl.sigmoid(theta) -
-                                                    1.0)
+    return tl.load(init_ptr +
+                   k).to(ACC) + scale * (2.0 * tl.sigmoid(theta) - 1.0)
 
 
 @triton.jit
@@ -119,9 +119,9 @@ def _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr, lambda_a, lambda_b,
 
 
 @triton.jit
-def _store_theta_sums(partial_ptr, index, theta_ptr, row, c_ok, sums_a,
-                      sums_b, lambda_a, lambda_b, K: tl.constexpr,
-                      KP: tl.constexpr, ACC: tl.constexpr):
+def _store_theta_sums(partial_ptr, index, theta_ptr, row, c_ok, sums_a, sums_b,
+                      lambda_a, lambda_b, K: tl.constexpr, KP: tl.constexpr,
+                      ACC: tl.constexpr):
     """Store per-channel sums ``[BLOCK_C, KP]`` of the slopes' and
     intercepts' pieces at ``partial[index, 2, K]``, times ``lambda * 2
     sigmoid'(theta)``: their total over chunks is ``grad_theta``."""
@@ -191,9 +191,9 @@ def _forward_kernel(x_ptr, y_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
 def _sums_kernel(x_ptr, g_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
                  lambda_b, partial_ptr, C, S, CHUNK, K: tl.constexpr,
-                 KP: tl.constexpr, SHARED: tl.constexpr,
-                 BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
-                 CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+                 KP: tl.constexpr, SHARED: tl.constexpr, BLOCK_C: tl.constexpr,
+                 BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                 ACC: tl.constexpr):
     """DY-ReLU-A/B: a chunk's share of ``grad_theta`` per channel."""
     n = row_sample(C, BLOCK_C)
     c = row_channels(C, BLOCK_C)
@@ -418,8 +418,8 @@ class _Triton:
         inp = kernel_input(x, layer)
         tiles = column_tiling(inp.c, inp.s, inp.channels_last, REDUCE)
         dtype = acc_dtype(inp.x)
-        partial = inp.x.new_empty(
-            (inp.n, inp.c, tiles.s_blocks, 2 * pieces.k), dtype=dtype)
+        partial = inp.x.new_empty((inp.n, inp.c, tiles.s_blocks, 2 * pieces.k),
+                                  dtype=dtype)
         grad_pi = inp.x.new_empty((inp.n, inp.s), dtype=dtype)
         _attention_sums_kernel[tiles.grid(inp.n)](
             x_ptr=inp.x,
@@ -441,11 +441,11 @@ class _Triton:
         return _theta_from_sums(partial, False), grad_z
 
     @staticmethod
-    def input_gradient(
-            x: Tensor, grad_y: Tensor, theta: Tensor, pieces: Pieces,
-            attn: Optional[Attention], d_mean: Optional[Tensor],
-            d_z: Optional[Tensor], weight: Optional[Tensor],
-            layer: str) -> Tuple[Tensor, Optional[Tensor]]:
+    def input_gradient(x: Tensor, grad_y: Tensor, theta: Tensor,
+                       pieces: Pieces, attn: Optional[Attention],
+                       d_mean: Optional[Tensor], d_z: Optional[Tensor],
+                       weight: Optional[Tensor],
+                       layer: str) -> Tuple[Tensor, Optional[Tensor]]:
         """``(grad_x, grad_weight or None)``."""
         inp = kernel_input(x, layer)
         projected = d_z is not None
@@ -454,8 +454,9 @@ class _Triton:
             programs_per_sample(inp.x.device, inp.n) if projected else None)
         grad_x = torch.empty_like(inp.x)
         w_partial = (
-            inp.x.new_empty((inp.n, inp.c, tiles.chunks),
-                            dtype=acc_dtype(inp.x)) if projected else None)
+            inp.x.new_empty(
+                (inp.n, inp.c,
+                 tiles.chunks), dtype=acc_dtype(inp.x)) if projected else None)
         _input_gradient_kernel[tiles.grid(inp.n)](
             x_ptr=inp.x,
             g_ptr=grad_y,
@@ -481,16 +482,15 @@ class _Triton:
             num_warps=tiles.warps)
         grad_weight = None
         if projected:
-            grad_weight = w_partial.sum((0, 2)).view_as(weight).to(
-                weight.dtype)
+            grad_weight = w_partial.sum(
+                (0, 2)).view_as(weight).to(weight.dtype)
         return grad_x, grad_weight
 
 
 # ------------------------------------------------------------ torch form
 
 
-def _torch_pieces(x3: Tensor, channel_dim: int, theta: Tensor,
-                  pieces: Pieces):
+def _torch_pieces(x3: Tensor, channel_dim: int, theta: Tensor, pieces: Pieces):
     """``(pieces a_k x + b_k, slopes a_k)``, broadcast against ``x3``."""
     k = pieces.k
     residual = 2 * torch.sigmoid(
@@ -570,8 +570,8 @@ def _torch_theta_gradient(x: Tensor, grad_y: Tensor, theta: Tensor,
         sums_b = sums_b.sum(1, keepdim=True)
     sig = torch.sigmoid(theta.reshape(theta.shape[0], -1, 2, k).to(dtype))
     grad_theta = torch.stack(
-        [sums_a * pieces.lambda_a, sums_b * pieces.lambda_b],
-        2) * (2 * sig * (1 - sig))
+        [sums_a * pieces.lambda_a, sums_b * pieces.lambda_b], 2) * (2 * sig *
+                                                                    (1 - sig))
     return grad_theta.reshape(theta.shape), grad_pi
 
 
@@ -629,8 +629,8 @@ class _Torch:
 
     def theta_gradient(self, x: Tensor, grad_y: Tensor, theta: Tensor,
                        pieces: Pieces, layer: str) -> Tensor:
-        return _torch_theta_gradient(self.form, x, grad_y, theta, pieces,
-                                     None, None, None)[0]
+        return _torch_theta_gradient(self.form, x, grad_y, theta, pieces, None,
+                                     None, None)[0]
 
     def attention_gradients(self, x: Tensor, grad_y: Tensor, theta: Tensor,
                             pieces: Pieces, attn: Attention,
@@ -687,8 +687,8 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, pieces: Pieces, network: HyperNetwork,
-                spatial: Optional[SpatialAttention], layer: str,
-                *parameters: Tensor) -> Tensor:
+                spatial: Optional[SpatialAttention], layer: str, *parameters:
+                Tensor) -> Tensor:
         passes = _passes(x, layer)
         dtype = network.parameters[0].dtype
         if spatial is None:
@@ -698,8 +698,7 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
             mean, z = passes.mean_projection(x, spatial.weight, spatial.bias,
                                              layer)
             z, z_state = spatial.norm.forward(
-                z.to(spatial.weight.dtype).view((x.shape[0], 1) +
-                                                x.shape[2:]))
+                z.to(spatial.weight.dtype).view((x.shape[0], 1) + x.shape[2:]))
             z = z.view(x.shape[0], -1)
             attn = Attention(z, passes.softmax_stats(z, spatial.temperature),
                              spatial.temperature)
@@ -735,8 +734,10 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
                 grad_z.view((x.shape[0], 1) + x.shape[2:]).to(weight.dtype),
                 True, needs[count + 2:])
             d_z = d_z.reshape(grad_z.shape)
-            grads += [None, d_z.sum().view_as(spatial.bias)
-                      if need_bias else None] + norm_grads
+            grads += [
+                None,
+                d_z.sum().view_as(spatial.bias) if need_bias else None
+            ] + norm_grads
         grad_x = None
         if need_x or need_weight:
             grad_x, grad_weight = passes.input_gradient(
@@ -768,8 +769,8 @@ def dynamic_relu(x: Tensor,
     parameters = network.parameters
     if spatial is not None:
         parameters += (spatial.weight, spatial.bias) + spatial.norm.parameters
-    return PiecewiseLinearMaxFunction.apply(x, pieces, network, spatial,
-                                            layer, *parameters)
+    return PiecewiseLinearMaxFunction.apply(x, pieces, network, spatial, layer,
+                                            *parameters)
 
 
 # ------------------------------------------- custom op (torch.compile)
@@ -785,7 +786,9 @@ def apply_backward(passes, x: Tensor, grad_y: Tensor, theta: Tensor,
     return grad_x, grad_theta, grad_z
 
 
-def _op_attention(passes, x: Tensor, z: Optional[Tensor],
+def _op_attention(passes,
+                  x: Tensor,
+                  z: Optional[Tensor],
                   temperature: Optional[Tensor],
                   stats: Optional[Tensor] = None) -> Optional[Attention]:
     if z is None:
@@ -848,8 +851,8 @@ def _setup_op_context(ctx, inputs, output):
 def _op_backward(ctx, grad_y, _):
     check_no_double_backward('DY-ReLU (mmdynact::piecewise_linear_max)')
     x, theta, init_a, init_b, z, stats, temperature = ctx.saved_tensors
-    grads = _piecewise_linear_max_backward_op(x, grad_y, theta, init_a,
-                                              init_b, *ctx.lambdas, z, stats,
+    grads = _piecewise_linear_max_backward_op(x, grad_y, theta, init_a, init_b,
+                                              *ctx.lambdas, z, stats,
                                               temperature)
     return (grads[0], grads[1], None, None, None, None,
             grads[2] if z is not None else None, None)
@@ -887,4 +890,7 @@ def piecewise_linear_max_op(x: Tensor,
     return _piecewise_linear_max_op(x, theta, *pieces, z, temperature)[0]
 
 
+#: the node's custom op in the staged path (``torch.compile``, FLOP
+#: counting), whose FLOPs :func:`count_flops` counts
+PiecewiseLinearMaxFunction.custom_op = 'mmdynact::piecewise_linear_max'
 PiecewiseLinearMaxFunction.count_flops = staticmethod(count_flops)

@@ -12,7 +12,6 @@ call them, and fold their gradients (``d_mean / S`` at every position, and
 """
 from typing import Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from .layout import acc_dtype, as_3d
@@ -32,9 +31,9 @@ def pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC: tl.constexpr):
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
-def _mean_kernel(x_ptr, partial_ptr, C, S, CHUNK, inv_s,
-                 BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
-                 CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+def _mean_kernel(x_ptr, partial_ptr, C, S, CHUNK, inv_s, BLOCK_C: tl.constexpr,
+                 BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                 ACC: tl.constexpr):
     """Row kernel: ``partial[n, c, chunk] = sum over the chunk / S``."""
     n = row_sample(C, BLOCK_C)
     c = row_channels(C, BLOCK_C)
@@ -58,8 +57,8 @@ def _mean_kernel(x_ptr, partial_ptr, C, S, CHUNK, inv_s,
 @triton.jit(do_not_specialize=['C', 'S'])
 def _mean_projection_kernel(x_ptr, w_ptr, b_ptr, partial_ptr, z_ptr, C, S,
                             inv_s, BLOCK_C: tl.constexpr,
-                            BLOCK_S: tl.constexpr,
-                            CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
+                            BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                            ACC: tl.constexpr):
     """Column kernel: ``z[n, s]`` complete, the mean's partial sums
     ``partial[n, c, s_block]``."""
     n = tl.program_id(0)
@@ -153,8 +152,8 @@ def torch_mean_projection(x: Tensor, weight: Tensor,
     spatial_dim = 3 - channel_dim
     mean = x3.sum(spatial_dim) / x3.shape[spatial_dim]
     w = weight.reshape(-1).to(dtype)
-    z = (x3 * (w[:, None] if channel_dim == 1 else w[None, :])).sum(
-        channel_dim)
+    z = (x3 *
+         (w[:, None] if channel_dim == 1 else w[None, :])).sum(channel_dim)
     if bias is not None:
         z = z + bias.to(dtype)
     return mean, z

@@ -68,8 +68,8 @@ def _softmax_stats_kernel(z_ptr, tau_ptr, stats_ptr, S, BLOCK: tl.constexpr,
 
 
 @triton.jit
-def _softmax_and_gradient(z_ptr, grad_pi_ptr, s, s_ok, inv_tau, largest,
-                          total, gamma, ACC: tl.constexpr):
+def _softmax_and_gradient(z_ptr, grad_pi_ptr, s, s_ok, inv_tau, largest, total,
+                          gamma, ACC: tl.constexpr):
     """``(p, gp)`` at positions ``s``: the softmax and the gradient that
     reaches it through ``min(gamma p, 1)``."""
     z = tl.load(z_ptr + s, mask=s_ok, other=0).to(ACC)
@@ -175,5 +175,5 @@ def bounded_softmax(z: Tensor, temperature: Tensor) -> Tensor:
     (for introspection and references; the layers use the kernels)."""
     flat = z.flatten(1)
     attention_map = torch.softmax(flat / temperature, dim=1)
-    return (attention_map * attention_gamma(flat.shape[1])).clamp(
-        max=1).view_as(z)
+    return (attention_map *
+            attention_gamma(flat.shape[1])).clamp(max=1).view_as(z)

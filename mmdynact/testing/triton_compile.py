@@ -169,8 +169,8 @@ def _use_triton_on_cpu() -> None:
     triton_support._multiprocessors = lambda index: 132
     sized = lambda device, n: max(4 * 132 // max(n, 1), 1)  # noqa: E731
     for name, module in list(sys.modules.items()):
-        if name.startswith('mmdynact.ops') and hasattr(
-                module, 'programs_per_sample'):
+        if name.startswith('mmdynact.ops') and hasattr(module,
+                                                       'programs_per_sample'):
             module.programs_per_sample = sized
     backend.set_backend('triton')
     backend.forget_forms()
@@ -203,10 +203,11 @@ def _resources(name: str, kernel) -> KernelResources:
     with tempfile.NamedTemporaryFile(suffix='.cubin') as cubin:
         cubin.write(kernel.asm['cubin'])
         cubin.flush()
-        report = subprocess.run([cuobjdump, '--dump-resource-usage', cubin.name],
-                                capture_output=True,
-                                text=True,
-                                check=True).stdout
+        report = subprocess.run(
+            [cuobjdump, '--dump-resource-usage', cubin.name],
+            capture_output=True,
+            text=True,
+            check=True).stdout
     found = re.search(r'REG:(\d+)\s+STACK:(\d+)\s+SHARED:(\d+)\s+LOCAL:(\d+)',
                       report)
     if found is None:
@@ -281,8 +282,7 @@ def problems(report: dict) -> List[str]:
     found = [f'compile failure: {failure}' for failure in report['failures']]
     found += [
         f'{kernel["name"]} [{kernel["variant"]}, {kernel["warps"]} warps]: '
-        f'{problem}'
-        for kernel in report['kernels']
+        f'{problem}' for kernel in report['kernels']
         for problem in KernelResources(**kernel).problems()
     ]
     found += [f'{name}: never compiled' for name in report['never_compiled']]

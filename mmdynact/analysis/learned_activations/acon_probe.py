@@ -2,6 +2,7 @@
 from typing import Any, Dict, Tuple
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from mmdynact.models.activations import AconA, AconB, AconC, MetaAconC
@@ -21,9 +22,10 @@ def acon_parameters(module: nn.Module,
     if isinstance(module, AconC):
         return module.p1, module.p2, module.beta
     if isinstance(module, AconB):
-        return module.one, module.p, module.beta
+        return torch.ones_like(module.p), module.p, module.beta
     if isinstance(module, AconA):
-        return module.one, module.zero, module.beta
+        return (torch.ones_like(module.beta), torch.zeros_like(module.beta),
+                module.beta)
     raise TypeError(f'not an ACON layer: {type(module).__name__}')
 
 

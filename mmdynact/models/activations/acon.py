@@ -191,8 +191,8 @@ class MetaAconC(ChannelActivation):
             return self.formula(x)
         if runs_staged():
             return acon_op(x, self.p1, self.p2, self.switching_factor(x))
-        network = HyperNetwork.of(self._network(x.shape[0]), self,
-                                  'switching network')
+        network = HyperNetwork.of(
+            self._network(x.shape[0]), self, 'switching network')
         return acon(x, Acon(self.p1, self.p2, None, network), 'MetaAconC')
 
     def formula(self, x: Tensor) -> Tensor:

@@ -39,8 +39,8 @@ from .registry import ActivationSpec, register_activation
 _RELU = nn.ReLU()
 
 
-def _initial(layer: str, name: str, values: Optional[Sequence[float]],
-             k: int, default: Tuple[float, ...]) -> Tuple[float, ...]:
+def _initial(layer: str, name: str, values: Optional[Sequence[float]], k: int,
+             default: Tuple[float, ...]) -> Tuple[float, ...]:
     """The static slopes or intercepts: ``values``, or ``default`` (one per
     piece) when None; checked to hold ``k`` finite numbers."""
     if values is None:
@@ -134,8 +134,7 @@ class _DyReLU(ChannelActivation):
             return self.formula(x)
         if runs_staged():
             return piecewise_linear_max_op(
-                x,
-                self.hyper_function(x.mean(dim=tuple(range(2, x.dim())))),
+                x, self.hyper_function(x.mean(dim=tuple(range(2, x.dim())))),
                 self.pieces())
         network = HyperNetwork.of((self.fc1, _RELU, self.fc2), self,
                                   'hyper-function')
@@ -248,16 +247,17 @@ class DyReLUC(_DyReLU):
             return self.formula(x)
         norm = self.spatial_norm
         if isinstance(norm, _BatchNorm):
-            check_batch(norm, x.numel() // x.shape[1], 'DyReLUC',
+            check_batch(norm,
+                        x.numel() // x.shape[1], 'DyReLUC',
                         'spatial attention')
         if runs_staged():
             theta = self.hyper_function(x.mean(dim=(2, 3)))
             return piecewise_linear_max_op(x, theta, self.pieces(),
                                            self._logits(x), self._temperature)
         conv = self.spatial_conv
-        spatial = SpatialAttention(conv.weight, conv.bias,
-                                   HyperNetwork.of((norm, ), self, 'spatial norm'),
-                                   self._temperature)
+        spatial = SpatialAttention(
+            conv.weight, conv.bias,
+            HyperNetwork.of((norm, ), self, 'spatial norm'), self._temperature)
         network = HyperNetwork.of((self.fc1, _RELU, self.fc2), self,
                                   'hyper-function')
         return dynamic_relu(x, self.pieces(), network, spatial, 'DyReLUC')

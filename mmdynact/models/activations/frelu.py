@@ -93,8 +93,8 @@ class FReLU(ChannelActivation):
             return funnel_max(x, self.funnel_conv.weight, fused, 'FReLU')
         y, mean, var = funnel_max_op(x, self.funnel_conv.weight, fused)
         if momentum is not None:
-            _update_running_stats(norm, mean, var, x.numel() // x.shape[1],
-                                  momentum)
+            _update_running_stats(norm, mean, var,
+                                  x.numel() // x.shape[1], momentum)
         return y
 
     def formula(self, x: Tensor) -> Tensor:
@@ -114,8 +114,7 @@ def _update_running_stats(norm: _BatchNorm, mean: Tensor, var: Tensor,
                           count: int, momentum: float) -> None:
     """Update ``norm``'s running statistics as its own forward would."""
     with torch.no_grad():
-        norm.running_mean.lerp_(mean.flatten().to(norm.running_mean),
-                                momentum)
+        norm.running_mean.lerp_(mean.flatten().to(norm.running_mean), momentum)
         norm.running_var.lerp_(
             (var.flatten() * count / (count - 1)).to(norm.running_var),
             momentum)
