@@ -45,12 +45,17 @@ from .spatial_attention import (attention, attention_gamma, torch_attention,
                                 torch_attention_backward, torch_softmax_stats,
                                 triton_attention_backward,
                                 triton_softmax_stats)
-from .triton_support import (REDUCE, STREAM, acc_type, chunk_positions,
-                             column_positions, column_tiling, kernel_input,
-                             match_layout, next_power_of_2, partial_index,
-                             programs_per_sample, row_channels, row_sample,
-                             row_tiling, sample_start, tile_offsets, tl,
-                             triton)
+from .triton_support import (REDUCE, STREAM, TileShape, acc_type,
+                             chunk_positions, column_positions, column_tiling,
+                             kernel_input, match_layout, next_power_of_2,
+                             partial_index, programs_per_sample, row_channels,
+                             row_sample, row_tiling, sample_start,
+                             tile_offsets, tl, triton)
+
+#: tiles of DY-ReLU-C's column pass, which keeps per-channel sums of each
+#: piece and the attention's sum over channels: small, so that nothing
+#: spills
+ATTENTION_SUMS = TileShape(256, 64, 256, 4)
 
 
 class Pieces(NamedTuple):
@@ -416,7 +421,7 @@ class _Triton:
                             layer: str) -> Tuple[Tensor, Tensor]:
         """``(grad_theta, grad_z)``."""
         inp = kernel_input(x, layer)
-        tiles = column_tiling(inp.c, inp.s, inp.channels_last, REDUCE)
+        tiles = column_tiling(inp.c, inp.s, inp.channels_last, ATTENTION_SUMS)
         dtype = acc_dtype(inp.x)
         partial = inp.x.new_empty((inp.n, inp.c, tiles.s_blocks, 2 * pieces.k),
                                   dtype=dtype)
