@@ -292,3 +292,24 @@ def test_whole_model_compiles_with_inductor():
     x = torch.randn(2, 6, 5, 4, dtype=torch.float64)
     compare_compiled(
         small_model(['DyReLUC', 'FReLU', 'MetaAconC']), 'inductor', x)
+
+
+@pytest.mark.parametrize('form', ['eager', 'triton'])
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_inference_runs_without_autograd(name, form, training):
+    # under no_grad / inference_mode the passes run without an autograd
+    # node; training mode still updates the running statistics as the
+    # formula does
+    layer = make(name).double().train(training)
+    reference = copy.deepcopy(layer)
+    x = torch.randn(2, 6, 5, 4, dtype=torch.float64)
+    for context in (torch.no_grad, torch.inference_mode):
+        with ops.use_backend(form), context():
+            y = layer(x)
+            expected = reference.formula(x)
+        assert y.grad_fn is None
+        torch.testing.assert_close(y, expected)
+    for (key, value), other in zip(layer.state_dict().items(),
+                                   reference.state_dict().values()):
+        torch.testing.assert_close(value, other, msg=key)

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
-from .grad_checks import check_no_double_backward
+from .grad_checks import check_no_double_backward, records_graph
 from .hyper_network import HyperNetwork
 from .layout import acc_dtype, as_3d, from_3d, per_channel
 from .pooling import pooled_gradient, torch_mean, triton_mean
@@ -500,6 +500,19 @@ def apply_backward(passes, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
     return grad_x, grad_p1, grad_p2, grad_beta
 
 
+def acon_forward(passes, x: Tensor, p1: Optional[Tensor],
+                 p2: Optional[Tensor], beta: Optional[Tensor],
+                 network: Optional[HyperNetwork], layer: str):
+    """``(y, beta or G's output (N, C), G's saved state)``."""
+    if network is None:
+        return passes.forward(x, p1, p2, beta, False, layer), beta, None
+    mean = passes.mean(x, layer)
+    logits, state = network.forward(
+        mean.to(network.parameters[0].dtype)[:, :, None, None])
+    logits = logits.reshape(mean.shape)
+    return passes.forward(x, p1, p2, logits, True, layer), logits, state
+
+
 class AconFunction(torch.autograd.Function):
     """One ACON layer call: ``y`` from ``x``, ``p1``, ``p2`` and ``beta``,
     or, for Meta-ACON, from the switching network's parameters."""
@@ -509,16 +522,11 @@ class AconFunction(torch.autograd.Function):
                 beta: Optional[Tensor], network: Optional[HyperNetwork],
                 layer: str, *parameters: Tensor) -> Tensor:
         passes = _passes(x, layer)
+        y, beta, ctx.state = acon_forward(passes, x, p1, p2, beta, network,
+                                          layer)
         ctx.passes, ctx.layer, ctx.network = passes, layer, network
-        if network is None:
-            ctx.save_for_backward(x, p1, p2, beta)
-            return passes.forward(x, p1, p2, beta, False, layer)
-        mean = passes.mean(x, layer)
-        logits, ctx.state = network.forward(
-            mean.to(parameters[0].dtype)[:, :, None, None])
-        logits = logits.reshape(mean.shape)
-        ctx.save_for_backward(x, p1, p2, logits)
-        return passes.forward(x, p1, p2, logits, True, layer)
+        ctx.save_for_backward(x, p1, p2, beta)
+        return y
 
     @staticmethod
     def backward(ctx, grad_y: Tensor, *_):
@@ -608,10 +616,11 @@ def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
         Tensor shaped, typed and laid out like ``x``.
     """
     p1, p2, beta, network = layer_parameters
-    if network is None:
-        return AconFunction.apply(x, p1, p2, beta, None, layer)
-    return AconFunction.apply(x, p1, p2, None, network, layer,
-                              *network.parameters)
+    parameters = () if network is None else network.parameters
+    if not records_graph(x, p1, p2, beta, *parameters):
+        return acon_forward(_passes(x, layer), x, p1, p2, beta, network,
+                            layer)[0]
+    return AconFunction.apply(x, p1, p2, beta, network, layer, *parameters)
 
 
 def acon_op(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
-from .grad_checks import check_no_double_backward
-from .layout import acc_dtype, as_3d, from_3d, per_channel
+from .grad_checks import check_no_double_backward, records_graph
+from .layout import acc_dtype, as_3d, per_channel
 from .triton_support import (TileShape, acc_type, chunk_positions,
                              kernel_input, match_layout, next_power_of_2,
                              programs_per_sample, row_channels, row_sample,
@@ -562,17 +562,6 @@ def _torch_moments(conv: Tensor) -> Tuple[Tensor, Tensor]:
 
 
 @torch_kernel
-def _torch_norm_max(x: Tensor, conv: Tensor, scale: Tensor,
-                    shift: Tensor) -> Tensor:
-    x3, channel_dim = as_3d(x)
-    c3 = as_3d(conv)[0].to(scale.dtype)
-    t = c3 * per_channel(scale.view(1, -1), channel_dim) + per_channel(
-        shift.view(1, -1), channel_dim)
-    x3 = x3.to(scale.dtype)
-    return from_3d(torch.where(t > x3, t, x3).to(x.dtype), x, channel_dim)
-
-
-@torch_kernel
 def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
                          scale: Tensor, shift: Tensor, mean: Tensor,
                          invstd: Tensor, gamma: Tensor, batch_stats: bool):
@@ -600,7 +589,7 @@ def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
 class _Torch:
     """The passes in plain PyTorch: the depthwise conv and its backward as
     aten ops (inductor would lower them to slower convolutions on CPU), the
-    batch norm and the max ``compiled`` or ``eager``."""
+    batch norm's statistics and backward ``compiled`` or ``eager``."""
 
     def __init__(self, form: str) -> None:
         self.form = form
@@ -619,9 +608,18 @@ class _Torch:
 
     def forward(self, x: Tensor, weight: Tensor, norm: FunnelNorm,
                 mean: Tensor, var: Tensor, layer: str) -> Tensor:
+        """The batch norm folded into the conv, ``t = DWConv_{scale w}(x) +
+        shift``, and the max taken in place: two aten ops, one tensor."""
         scale, shift, _, _ = _scale_shift(norm, mean, var, acc_dtype(x))
-        return _torch_norm_max(self.form, x, match_layout(_conv(x, weight), x),
-                               scale, shift)
+        folded = (weight * scale.view(-1, 1, 1, 1)).to(x.dtype)
+        t = match_layout(
+            F.conv2d(
+                x,
+                folded,
+                shift.to(x.dtype),
+                padding=weight.shape[-1] // 2,
+                groups=x.shape[1]), x)
+        return torch.maximum(t, x, out=t)
 
     def backward(self, x: Tensor, grad_y: Tensor, weight: Tensor,
                  norm: FunnelNorm, mean: Tensor, var: Tensor, layer: str):
@@ -714,6 +712,8 @@ def funnel_max(x: Tensor,
     Returns:
         ``y``, shaped, typed and laid out like ``x``.
     """
+    if not records_graph(x, weight, norm.weight, norm.bias):
+        return funnel_forward(_passes(x, layer), x, weight, norm, layer)[0]
     return FunnelMaxFunction.apply(x, weight, norm.weight, norm.bias, norm,
                                    layer)
 

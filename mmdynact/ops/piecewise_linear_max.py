@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from .backend import kernel_form, torch_kernel
-from .grad_checks import check_no_double_backward
+from .grad_checks import check_no_double_backward, records_graph
 from .hyper_network import HyperNetwork
 from .layout import acc_dtype, as_3d, from_3d, per_channel, per_position
 from .pooling import (pooled_gradient, torch_mean, torch_mean_projection,
@@ -686,33 +686,42 @@ def _theta_gradient_and_z(passes, x: Tensor, grad_y: Tensor, theta: Tensor,
     return passes.attention_gradients(x, grad_y, theta, pieces, attn, layer)
 
 
+def dynamic_relu_forward(passes, x: Tensor, pieces: Pieces,
+                         network: HyperNetwork,
+                         spatial: Optional[SpatialAttention], layer: str):
+    """``(y, theta, attention or None, network state, spatial norm
+    state)``."""
+    if spatial is None:
+        mean = passes.mean(x, layer)
+        attn = z_state = None
+    else:
+        mean, z = passes.mean_projection(x, spatial.weight, spatial.bias,
+                                         layer)
+        z, z_state = spatial.norm.forward(
+            z.to(spatial.weight.dtype).view((x.shape[0], 1) + x.shape[2:]))
+        z = z.view(x.shape[0], -1)
+        attn = Attention(z, passes.softmax_stats(z, spatial.temperature),
+                         spatial.temperature)
+    theta, state = network.forward(mean.to(network.parameters[0].dtype))
+    y = passes.forward(x, theta, pieces, attn, layer)
+    return y, theta, attn, state, z_state
+
+
 class PiecewiseLinearMaxFunction(torch.autograd.Function):
     """One DY-ReLU layer call: pooling [and projection], hyper-function
     [and spatial norm and softmax], ``y``; and all their gradients."""
 
     @staticmethod
     def forward(ctx, x: Tensor, pieces: Pieces, network: HyperNetwork,
-                spatial: Optional[SpatialAttention], layer: str, *parameters:
-                Tensor) -> Tensor:
+                spatial: Optional[SpatialAttention], layer: str,
+                *parameters: Tensor) -> Tensor:
         passes = _passes(x, layer)
-        dtype = network.parameters[0].dtype
-        if spatial is None:
-            mean = passes.mean(x, layer)
-            attn = z_state = None
-        else:
-            mean, z = passes.mean_projection(x, spatial.weight, spatial.bias,
-                                             layer)
-            z, z_state = spatial.norm.forward(
-                z.to(spatial.weight.dtype).view((x.shape[0], 1) + x.shape[2:]))
-            z = z.view(x.shape[0], -1)
-            attn = Attention(z, passes.softmax_stats(z, spatial.temperature),
-                             spatial.temperature)
-        theta, state = network.forward(mean.to(dtype))
+        y, theta, attn, ctx.state, ctx.z_state = dynamic_relu_forward(
+            passes, x, pieces, network, spatial, layer)
         ctx.passes, ctx.pieces, ctx.layer = passes, pieces, layer
         ctx.network, ctx.spatial = network, spatial
-        ctx.state, ctx.z_state = state, z_state
         ctx.save_for_backward(x, theta, *(attn or ()))
-        return passes.forward(x, theta, pieces, attn, layer)
+        return y
 
     @staticmethod
     def backward(ctx, grad_y: Tensor):
@@ -774,6 +783,9 @@ def dynamic_relu(x: Tensor,
     parameters = network.parameters
     if spatial is not None:
         parameters += (spatial.weight, spatial.bias) + spatial.norm.parameters
+    if not records_graph(x, *parameters):
+        return dynamic_relu_forward(_passes(x, layer), x, pieces, network,
+                                    spatial, layer)[0]
     return PiecewiseLinearMaxFunction.apply(x, pieces, network, spatial, layer,
                                             *parameters)
 
