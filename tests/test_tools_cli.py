@@ -91,3 +91,13 @@ def test_out_must_be_a_pickle(capsys):
     with pytest.raises(SystemExit):
         test_tool.parse_args([str(CLS_CONFIG), 'ckpt.pth', '--out', 'x.json'])
     assert 'give a .pkl file' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    'items', [['train_cfg.max_epochs'], ['train_cfg.max_epochs', '=', '3']])
+def test_cfg_options_item_without_equals_is_named(items, capsys):
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([str(CLS_CONFIG), '--cfg-options', *items])
+    err = capsys.readouterr().err
+    assert "--cfg-options: 'train_cfg.max_epochs' is not KEY=VALUE" in err
+    assert 'e.g. train_cfg.max_epochs=2' in err

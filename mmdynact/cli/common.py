@@ -20,12 +20,29 @@ from .toolbox import Toolbox, load_toolbox_config
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
 
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction``, which names an item that has no ``=``.
+
+    (``DictAction`` itself fails on one with ``ValueError: not enough values
+    to unpack``.)
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values or ():
+            if '=' not in item:
+                parser.error(
+                    f'{option_string}: {item!r} is not KEY=VALUE; write each '
+                    'item as KEY=VALUE without spaces around "=", e.g. '
+                    'train_cfg.max_epochs=2 model.backbone.act_cfg.type=FReLU')
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_cfg_options(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options key=value ...``, merged into the config(s)."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override config entries, key=value, e.g. '
         'train_cfg.max_epochs=2 "model.backbone.act_cfg.type=FReLU"; lists '
         'as key="[a,b]" (quotes needed, no spaces)')
