@@ -1,5 +1,6 @@
 """mmdynact.engine.compat: CPU distributed runs, checkpoint loading/saving."""
 import os
+import re
 import socket
 
 import pytest
@@ -12,6 +13,9 @@ from mmengine.runner import CheckpointLoader, save_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint, load_from_local
 from torch import nn
 
+from mmdynact.engine.checkpoint_files import (UnreadableCheckpointError,
+                                              checkpoint_file_problem,
+                                              read_checkpoint)
 from mmdynact.engine.compat import (AtomicLocalBackend, PortableRunner,
                                     launcher_env, trust_local_checkpoints,
                                     write_atomically,
@@ -141,3 +145,48 @@ def test_checkpoints_saved_atomically_and_loaded_with_torch_2_6(
     assert torch.equal(loaded['state_dict']['weight'],
                        checkpoint['state_dict']['weight'])
     assert loaded['message_hub']['log_scalars']['train/loss'].current() == 1.5
+
+
+@pytest.fixture
+def damaged_checkpoints(tmp_path):
+    """Files named as checkpoints that torch.load cannot read."""
+    complete = tmp_path / 'complete.pth'
+    torch.save(dict(state_dict=nn.Linear(64, 64).state_dict()), complete)
+    files = dict(
+        empty=b'',
+        text=b'work_dirs/run/epoch_3.pth\n',
+        truncated=complete.read_bytes()[:2000])
+    for name, data in files.items():
+        (tmp_path / f'{name}.pth').write_bytes(data)
+    return tmp_path
+
+
+@pytest.mark.parametrize('name, problem', [
+    ('empty', r'the file is empty \(0 bytes\)'),
+    ('text', "not a PyTorch checkpoint: .* begins with b'work_dirs/run/e"),
+    ('truncated', 'truncated: a zip archive .* of 2000 bytes'),
+])
+@pytest.mark.parametrize('weights_only', [True, False])
+def test_damaged_checkpoint_is_named_with_its_problem(damaged_checkpoints,
+                                                      name, problem,
+                                                      weights_only):
+    path = damaged_checkpoints / f'{name}.pth'
+    with pytest.raises(UnreadableCheckpointError) as error:
+        read_checkpoint(path, weights_only=weights_only)
+    assert str(error.value).startswith(f'{path}: ')
+    assert re.search(problem, str(error.value)), str(error.value)
+    assert checkpoint_file_problem(path) is not None
+    complete = damaged_checkpoints / 'complete.pth'
+    assert checkpoint_file_problem(complete) is None
+    assert read_checkpoint(complete)['state_dict']['weight'].shape == (64, 64)
+
+
+def test_tools_loader_names_a_damaged_checkpoint(damaged_checkpoints,
+                                                 restore_local_io):
+    # what load_from, --resume and tools/test.py read through
+    trust_local_checkpoints()
+    path = damaged_checkpoints / 'empty.pth'
+    with pytest.raises(UnreadableCheckpointError, match=f'{path}: .*empty'):
+        _load_checkpoint(str(path))
+    with pytest.raises(FileNotFoundError, match='none.pth'):
+        _load_checkpoint(str(damaged_checkpoints / 'none.pth'))
