@@ -40,13 +40,17 @@ def test_common_options_set_work_dir_launcher_and_overrides():
     assert cfg.work_dir == 'work_dirs/mobilenet-v2_dyrelu-b_tiny-imagenet'
 
 
-def test_resume_and_auto_scale_lr():
-    for argv, load_from in (([], None), (['ckpt.pth'], 'ckpt.pth')):
-        args = train_tool.parse_args(
-            [str(CLS_CONFIG), '--resume', *argv, '--auto-scale-lr'])
+def test_resume_and_auto_scale_lr(tmp_path):
+    # without a path and nothing in the work dir: training starts anew
+    for argv, resume, load_from in (([], False, None), (['ckpt.pth'], True,
+                                                        'ckpt.pth')):
+        args = train_tool.parse_args([
+            str(CLS_CONFIG), '--work-dir',
+            str(tmp_path), '--resume', *argv, '--auto-scale-lr'
+        ])
         cfg, _ = load_config(args)
         train_tool.apply_train_options(cfg, args)
-        assert cfg.resume is True and cfg.load_from == load_from
+        assert cfg.resume is resume and cfg.load_from == load_from
         assert cfg.auto_scale_lr.enable is True
 
 

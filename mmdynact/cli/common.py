@@ -14,6 +14,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdynact.engine.compat import (PortableRunner, trust_local_checkpoints,
+                                    write_last_checkpoint_atomically,
                                     write_local_files_atomically)
 from .toolbox import Toolbox, load_toolbox_config
 
@@ -112,10 +113,12 @@ def build_runner(cfg: Config) -> Runner:
     Local checkpoints are loaded in full (trusted, see
     :mod:`mmdynact.engine.compat.trusted_checkpoints`) and local files are
     written atomically (see
-    :mod:`mmdynact.engine.compat.atomic_local_backend`).
+    :mod:`mmdynact.engine.compat.atomic_local_backend`), ``last_checkpoint``
+    included (:mod:`mmdynact.engine.compat.atomic_checkpoint_hook`).
     """
     trust_local_checkpoints()
     write_local_files_atomically()
+    write_last_checkpoint_atomically(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return PortableRunner.from_cfg(cfg)
