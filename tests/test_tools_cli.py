@@ -5,11 +5,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdynact.cli import TOOLBOXES, load_config
+from mmdynact.cli import TOOLBOXES, load_config, load_toolbox_config
 from mmdynact.cli import test as test_tool
 from mmdynact.cli import toolbox_of
 from mmdynact.cli import train as train_tool
-from tests.tiny_workspace import CLS_CONFIG, TINY_CONFIGS
+from tests.tiny_workspace import CLS_CONFIG, REPO, TINY_CONFIGS
 
 DET_CONFIG = TINY_CONFIGS / 'retinanet_r18-dyrelu-b_fpn_tiny-coco.py'
 
@@ -105,3 +105,31 @@ def test_cfg_options_item_without_equals_is_named(items, capsys):
     err = capsys.readouterr().err
     assert "--cfg-options: 'train_cfg.max_epochs' is not KEY=VALUE" in err
     assert 'e.g. train_cfg.max_epochs=2' in err
+
+
+def test_package_config_path_in_an_editable_install_says_to_use_the_path(
+        tmp_path, monkeypatch):
+    # what mmengine finds for an editable install: a package folder in
+    # site-packages that does not exist, so no .mim/configs
+    import mmengine.config.config as mmengine_config
+    site_packages = tmp_path / 'site-packages'
+    installed = mmengine_config.get_installed_path
+    monkeypatch.setattr(
+        mmengine_config, 'get_installed_path',
+        lambda package: str(site_packages / package)
+        if package == 'mmdynact' else installed(package))
+    example = 'dyrelu/retinanet_r50-dyrelu-b_fpn_1x_coco.py'
+    mine = tmp_path / 'mine.py'
+    mine.write_text(f"_base_ = 'mmdynact::{example}'\n")
+    with pytest.raises(FileNotFoundError) as error:
+        load_toolbox_config(str(mine))
+    message = str(error.value)
+    configs = REPO / 'configs'
+    assert message.startswith(f"{mine}: _base_ = 'mmdynact::...' cannot be "
+                              'resolved')
+    assert f'our configs in {site_packages}/mmdynact/.mim, ' in message
+    assert f"_base_ = '{configs / example}'" in message
+    # which works
+    mine.write_text(f"_base_ = '{configs / example}'\n")
+    cfg, toolbox = load_toolbox_config(str(mine))
+    assert toolbox.scope == 'mmdet' and cfg.model.type == 'RetinaNet'
