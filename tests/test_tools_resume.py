@@ -11,6 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
 
 from mmdynact.cli import load_config
 from mmdynact.cli import train as train_tool
@@ -184,7 +185,9 @@ def test_resume_from_an_unusable_file_names_it_and_its_problem(
         monkeypatch, restore_local_io):
     monkeypatch.chdir(tiny_workspace)
     path = unresumable[name]
-    with pytest.raises(error, match=message.format(path=re.escape(str(path)))):
+    # (the scope the runner sets is undone afterwards)
+    with DefaultScope.overwrite_default_scope('mmpretrain'), pytest.raises(
+            error, match=message.format(path=re.escape(str(path)))):
         train_tool.main([
             str(CLS_CONFIG), '--work-dir',
             str(tmp_path / 'work_dir'), '--resume',

@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.fileio import get_file_backend
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel, MMDistributedDataParallel
+from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
@@ -64,12 +65,13 @@ def single_process_group_env(monkeypatch):
 ])
 def test_distributed_runner_on_cpu_uses_gloo_ddp_without_devices_and_bn(
         wrapper_cfg, single_process_group_env, tmp_path):
-    runner = PortableRunner(
-        model=SyncBNModel(),
-        work_dir=str(tmp_path),
-        launcher='pytorch',
-        cfg=dict(model_wrapper_cfg=wrapper_cfg),
-        env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
+    with DefaultScope.overwrite_default_scope('mmengine'):  # undone after
+        runner = PortableRunner(
+            model=SyncBNModel(),
+            work_dir=str(tmp_path),
+            launcher='pytorch',
+            cfg=dict(model_wrapper_cfg=wrapper_cfg),
+            env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60)))
     assert torch_dist.get_backend() == 'gloo'
     assert isinstance(runner.model, MMDistributedDataParallel)
     assert runner.model.device_ids is None
@@ -226,18 +228,20 @@ def test_last_checkpoint_is_written_atomically(tmp_path, monkeypatch,
         dict(inputs=torch.randn(2), target=torch.tensor(float(i)))
         for i in range(4)
     ]
-    runner = PortableRunner(
-        model=LinearModel(),
-        work_dir=str(tmp_path),
-        train_dataloader=dict(
-            dataset=data,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            batch_size=2,
-            collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=True, max_epochs=2),
-        default_hooks=cfg.default_hooks)
-    runner.train()
+    # (the scope the runner sets is undone afterwards)
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        runner = PortableRunner(
+            model=LinearModel(),
+            work_dir=str(tmp_path),
+            train_dataloader=dict(
+                dataset=data,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                batch_size=2,
+                collate_fn=dict(type='default_collate')),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+            train_cfg=dict(by_epoch=True, max_epochs=2),
+            default_hooks=cfg.default_hooks)
+        runner.train()
     last = tmp_path / 'last_checkpoint'
     assert written == [(str(last),
                         str(tmp_path / f'epoch_{epoch}.pth').encode())

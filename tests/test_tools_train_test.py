@@ -71,11 +71,12 @@ def test_sync_bn_config_trains_in_one_cpu_process(tiny_workspace, tmp_path,
         'train_cfg.val_begin=1000'
     ])
     cfg, _ = load_config(args)
+    # (the scope the runner sets is undone afterwards)
     with DefaultScope.overwrite_default_scope('mmseg'):
         built = MODELS.build(cfg.model)
-    assert any(isinstance(m, nn.SyncBatchNorm) for m in built.modules())
-    runner = build_runner(cfg)
-    runner.train()
+        assert any(isinstance(m, nn.SyncBatchNorm) for m in built.modules())
+        runner = build_runner(cfg)
+        runner.train()
     assert not any(
         isinstance(m, nn.SyncBatchNorm) for m in runner.model.modules())
     assert runner.iter == 1
