@@ -68,7 +68,7 @@ class CheckpointCoverageHook(Hook):
 
     def __init__(self,
                  checkpoint: str,
-                 allow: str = 'set strict loading off') -> None:
+                 allow: str = 'remove CheckpointCoverageHook') -> None:
         self.checkpoint = checkpoint
         self.allow = allow
 
