@@ -142,3 +142,40 @@ def test_dyrelu_pose_config_puts_dyrelu_c_in_the_head():
     assert any(isinstance(m, DyReLUB) for m in model.backbone.modules())
     hooks = [h.type for h in cfg.custom_hooks]
     assert hooks == ['SyncBuffersHook', 'DyReLUTemperatureHook']
+
+
+PSPNET = [p for p in CONFIGS if p.stem.startswith('pspnet')]
+
+
+def _norm_cfgs(node, where: str):
+    """``(key path, norm_cfg)`` of every ``norm_cfg`` below ``node``.
+
+    The activations' own ``act_cfg`` are left out: their norms follow the
+    backbone's ``norm_cfg`` where they are built.
+    """
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'norm_cfg':
+                yield f'{where}.{key}', value
+            elif key != 'act_cfg':
+                yield from _norm_cfgs(value, f'{where}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _norm_cfgs(value, f'{where}[{i}]')
+
+
+@pytest.mark.parametrize('path', PSPNET, ids=config_id)
+def test_pspnet_configs_use_sync_bn_as_mmseg(path):
+    # mmseg's PSPNet (and the papers' Cityscapes runs): BN statistics over
+    # all GPUs, not over the 2 images of one
+    cfg = load(path)
+    norms = dict(_norm_cfgs(cfg.model.to_dict(), 'model'))
+    assert {
+        'model.backbone.norm_cfg', 'model.decode_head.norm_cfg',
+        'model.auxiliary_head.norm_cfg'
+    } <= set(norms)
+    assert {
+        where: norm['type']
+        for where, norm in norms.items()
+    } == dict.fromkeys(norms, 'SyncBN')
+    assert 'sync_bn' not in cfg  # nothing to add on a cluster

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,79 @@ def test_script_runs_before_mmdynact_is_installed(tmp_path):
     assert usage.returncode != 0
     assert 'usage: python mmdynact/environment/mmcv_build.py PYTHON -m pip ' \
         'install' in usage.stderr
+
+
+def _wheel(folder: Path, name: str = 'mmcv', version: str = '2.1.0') -> Path:
+    """A minimal valid wheel (metadata only), as --find-links offers one."""
+    dist_info = f'{name}-{version}.dist-info'
+    files = {
+        f'{dist_info}/METADATA':
+        f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n',
+        f'{dist_info}/WHEEL':
+        'Wheel-Version: 1.0\nGenerator: test\n'
+        'Root-Is-Purelib: true\nTag: py3-none-any\n',
+    }
+    files[f'{dist_info}/RECORD'] = ''.join(f'{path},,\n' for path in files)
+    folder.mkdir(exist_ok=True)
+    path = folder / f'{name}-{version}-py3-none-any.whl'
+    with zipfile.ZipFile(path, 'w') as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+    return path
+
+
+def _offline_pip(find_links: Path):
+    return [
+        sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check',
+        '--no-index', '--find-links',
+        str(find_links)
+    ]
+
+
+def test_pip_says_whether_it_takes_a_wheel(tmp_path):
+    cpu_plan = decide(CPU_MACHINE)
+    wheel = _wheel(tmp_path / 'wheels')
+    assert mmcv_build.find_wheel(cpu_plan, _offline_pip(
+        tmp_path / 'wheels')) == str(wheel)
+    # no wheel there (only another version): pip would build the source
+    _wheel(tmp_path / 'other', version='2.0.1')
+    assert mmcv_build.find_wheel(cpu_plan,
+                                 _offline_pip(tmp_path / 'other')) is None
+    # CUDA ops are always built (--no-binary mmcv), pip is not asked
+    assert mmcv_build.find_wheel(decide(GPU_MACHINE), ['false']) is None
+
+
+def test_report_names_the_wheel_or_none():
+
+    def report(url):
+        return dict(install=[
+            dict(metadata=dict(name='ninja'), download_info=dict(url='x')),
+            dict(metadata=dict(name='mmcv'), download_info=dict(url=url))
+        ])
+
+    wheel = 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
+    assert mmcv_build.wheel_in_report(
+        report(f'file:///work/shared/wheels/{wheel}')) == (
+            f'/work/shared/wheels/{wheel}')
+    assert mmcv_build.wheel_in_report(
+        report(f'https://example.org/{wheel}')) == (
+            f'https://example.org/{wheel}')
+    assert mmcv_build.wheel_in_report(
+        report('https://files.pythonhosted.org/mmcv-2.1.0.tar.gz')) is None
+    assert mmcv_build.wheel_in_report(dict(install=[])) is None
+
+
+def test_messages_with_a_wheel_say_so():
+    wheel = '/work/shared/wheels/mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
+    plan = dataclasses.replace(decide(CPU_MACHINE), wheel=wheel)
+    line = plan.describe()
+    assert line.startswith('mmcv 2.1.0 with CPU ops only (no CUDA GPU is '
+                           'visible')
+    assert line.endswith(f'pip install --no-build-isolation mmcv==2.1.0 '
+                         f'takes the wheel {wheel} (no source build)')
+    assert 'source build takes' not in line and 'MMCV_WITH_OPS' not in line
+    installed = 'mmcv 2.1.0 with CPU ops only'
+    assert plan.done(installed) == (
+        f'installed {installed} from the wheel {wheel}')
+    assert decide(CPU_MACHINE).done(installed) == (
+        f'built {installed} from source')

@@ -12,10 +12,11 @@ from mmengine.registry import MODELS
 from mmengine.runner import load_checkpoint
 from torch import nn
 
-from mmdynact.cli.convert import acon_shufflenet_v2
+from mmdynact.cli.convert import acon_resnet, acon_shufflenet_v2
 from mmdynact.converters import (convert_acon_resnet,
                                  convert_acon_shufflenet_v2, convert_file,
                                  shufflenet_v2_channel_maps)
+from mmdynact.engine import UnreadableCheckpointError
 
 
 def _act(kind, width, r=16):
@@ -330,3 +331,16 @@ def test_command_line(tmp_path, capsys):
             str(src))
     with pytest.raises(FileNotFoundError, match='src: '):
         acon_shufflenet_v2([str(tmp_path / 'none.pth'), str(dst)])
+
+
+@pytest.mark.parametrize('data, problem', [
+    (b'', r'the file is empty \(0 bytes\)'),
+    (b'<html>404 Not Found</html>',
+     "it is not a PyTorch checkpoint.*b'<html>"),
+])
+def test_damaged_input_is_named_with_its_problem(data, problem, tmp_path):
+    src = tmp_path / 'downloaded.pth'
+    src.write_bytes(data)
+    with pytest.raises(UnreadableCheckpointError, match=f'{src}: {problem}'):
+        acon_resnet([str(src), str(tmp_path / 'converted.pth')])
+    assert not (tmp_path / 'converted.pth').exists()

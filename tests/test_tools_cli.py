@@ -5,11 +5,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmdynact.cli import TOOLBOXES, load_config
+from mmdynact.cli import TOOLBOXES, load_config, load_toolbox_config
 from mmdynact.cli import test as test_tool
 from mmdynact.cli import toolbox_of
 from mmdynact.cli import train as train_tool
-from tests.tiny_workspace import CLS_CONFIG, TINY_CONFIGS
+from tests.tiny_workspace import CLS_CONFIG, REPO, TINY_CONFIGS
 
 DET_CONFIG = TINY_CONFIGS / 'retinanet_r18-dyrelu-b_fpn_tiny-coco.py'
 
@@ -40,13 +40,17 @@ def test_common_options_set_work_dir_launcher_and_overrides():
     assert cfg.work_dir == 'work_dirs/mobilenet-v2_dyrelu-b_tiny-imagenet'
 
 
-def test_resume_and_auto_scale_lr():
-    for argv, load_from in (([], None), (['ckpt.pth'], 'ckpt.pth')):
-        args = train_tool.parse_args(
-            [str(CLS_CONFIG), '--resume', *argv, '--auto-scale-lr'])
+def test_resume_and_auto_scale_lr(tmp_path):
+    # without a path and nothing in the work dir: training starts anew
+    for argv, resume, load_from in (([], False, None), (['ckpt.pth'], True,
+                                                        'ckpt.pth')):
+        args = train_tool.parse_args([
+            str(CLS_CONFIG), '--work-dir',
+            str(tmp_path), '--resume', *argv, '--auto-scale-lr'
+        ])
         cfg, _ = load_config(args)
         train_tool.apply_train_options(cfg, args)
-        assert cfg.resume is True and cfg.load_from == load_from
+        assert cfg.resume is resume and cfg.load_from == load_from
         assert cfg.auto_scale_lr.enable is True
 
 
@@ -91,3 +95,41 @@ def test_out_must_be_a_pickle(capsys):
     with pytest.raises(SystemExit):
         test_tool.parse_args([str(CLS_CONFIG), 'ckpt.pth', '--out', 'x.json'])
     assert 'give a .pkl file' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    'items', [['train_cfg.max_epochs'], ['train_cfg.max_epochs', '=', '3']])
+def test_cfg_options_item_without_equals_is_named(items, capsys):
+    with pytest.raises(SystemExit):
+        train_tool.parse_args([str(CLS_CONFIG), '--cfg-options', *items])
+    err = capsys.readouterr().err
+    assert "--cfg-options: 'train_cfg.max_epochs' is not KEY=VALUE" in err
+    assert 'e.g. train_cfg.max_epochs=2' in err
+
+
+def test_package_config_path_in_an_editable_install_says_to_use_the_path(
+        tmp_path, monkeypatch):
+    # what mmengine finds for an editable install: a package folder in
+    # site-packages that does not exist, so no .mim/configs
+    import mmengine.config.config as mmengine_config
+    site_packages = tmp_path / 'site-packages'
+    installed = mmengine_config.get_installed_path
+    monkeypatch.setattr(
+        mmengine_config, 'get_installed_path',
+        lambda package: str(site_packages / package)
+        if package == 'mmdynact' else installed(package))
+    example = 'dyrelu/retinanet_r50-dyrelu-b_fpn_1x_coco.py'
+    mine = tmp_path / 'mine.py'
+    mine.write_text(f"_base_ = 'mmdynact::{example}'\n")
+    with pytest.raises(FileNotFoundError) as error:
+        load_toolbox_config(str(mine))
+    message = str(error.value)
+    configs = REPO / 'configs'
+    assert message.startswith(f"{mine}: _base_ = 'mmdynact::...' cannot be "
+                              'resolved')
+    assert f'our configs in {site_packages}/mmdynact/.mim, ' in message
+    assert f"_base_ = '{configs / example}'" in message
+    # which works
+    mine.write_text(f"_base_ = '{configs / example}'\n")
+    cfg, toolbox = load_toolbox_config(str(mine))
+    assert toolbox.scope == 'mmdet' and cfg.model.type == 'RetinaNet'

@@ -1,6 +1,12 @@
 """tools/train.py then tools/test.py on the tiny data, one config a toolbox."""
-import pytest
+import math
 
+import pytest
+from mmengine.registry import MODELS, DefaultScope
+from torch import nn
+
+from mmdynact.cli import build_runner, load_config
+from mmdynact.cli import train as train_tool
 from tests.tiny_workspace import (CLS_CONFIG, DET_CONFIG, SEG_CONFIG,
                                   TINY_CONFIGS, last_checkpoint,
                                   read_test_metrics, run_python, train_losses)
@@ -52,3 +58,27 @@ def test_classifier_trains_and_tests(trained_classifier, tiny_workspace):
     metrics = read_test_metrics(trained_classifier)
     assert 'accuracy/top1' in metrics
     assert out.stat().st_size > 0
+
+
+def test_sync_bn_config_trains_in_one_cpu_process(tiny_workspace, tmp_path,
+                                                  monkeypatch):
+    # the tiny PSPNet keeps the paper config's SyncBN; the tools' runner
+    # trains it in one CPU process (mmengine reverts SyncBN to BN there)
+    monkeypatch.chdir(tiny_workspace)
+    args = train_tool.parse_args([
+        str(SEG_CONFIG), '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_iters=1',
+        'train_cfg.val_begin=1000'
+    ])
+    cfg, _ = load_config(args)
+    # (the scope the runner sets is undone afterwards)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        built = MODELS.build(cfg.model)
+        assert any(isinstance(m, nn.SyncBatchNorm) for m in built.modules())
+        runner = build_runner(cfg)
+        runner.train()
+    assert not any(
+        isinstance(m, nn.SyncBatchNorm) for m in runner.model.modules())
+    assert runner.iter == 1
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert math.isfinite(loss)

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import pytest
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import load_from_local
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIGS = REPO / 'configs' / '_tiny_'
@@ -58,6 +61,21 @@ def trained_detector(tiny_workspace) -> Path:
 def trained_segmentor(tiny_workspace) -> Path:
     """Work dir of the tiny PSPNet trained for ``SEG_OPTIONS``."""
     return train(tiny_workspace, SEG_CONFIG, 'segmentor', SEG_OPTIONS)
+
+
+@pytest.fixture
+def restore_local_io():
+    """mmengine's own local file backend and loader, before and after (the
+    tools, run in-process, install ours)."""
+
+    def restore():
+        register_backend('local', LocalBackend, force=True, prefixes='')
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=load_from_local, force=True)
+
+    restore()  # other in-process tools may have installed ours already
+    yield
+    restore()
 
 
 def train(workspace: Path, config: Path, name: str,

@@ -85,9 +85,12 @@ install_mmcv
 say "OpenMMLab toolboxes"
 "${pip[@]}" 'mmdet==3.3.0' 'mmsegmentation==1.2.2' ftfy regex 'mmpretrain==1.2.0'
 # mmpose lists chumpy, which does not build and is never imported: install
-# mmpose without dependencies and its real dependencies by name.
-"${pip[@]}" --no-deps 'mmpose==1.3.2'
+# its real dependencies by name, then mmpose without dependencies. (In that
+# order pip has no reason to check mmpose's requirements; a later pip call
+# that reinstalls one of them reports chumpy missing.)
+say "mmpose without chumpy (broken, never imported); pip's 'mmpose 1.3.2 requires chumpy, which is not installed', if it appears, is expected"
 "${pip[@]}" -r requirements/pose.txt
+"${pip[@]}" --no-deps 'mmpose==1.3.2'
 
 say "mmdynact (editable) and test tools"
 "${pip[@]}" -e ".[tests]"

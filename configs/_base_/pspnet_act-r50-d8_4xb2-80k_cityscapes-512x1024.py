@@ -5,19 +5,15 @@
 # are called 'r50b'). Dilations (1, 1, 2, 4) with contract_dilation, output
 # stride 8, as mmseg's PSPNet.
 #
-# Norms: BN, for CPU and single-GPU runs. On a cluster add
-#   --cfg-options sync_bn=torch
-# and mmengine converts every BatchNorm, those inside the activations
-# included, to SyncBatchNorm.
+# Norms: mmseg's SyncBN (backbone, decode and auxiliary heads), so that
+# tools/dist_train.sh CONFIG 4 normalises over the 4 GPUs' 8 images, as
+# mmseg's PSPNet and the papers' runs. In one process (one GPU, or CPU)
+# mmengine runs them as BN; on CPU, distributed, mmdynact's tools do too.
 _base_ = 'mmseg::pspnet/pspnet_r50-d8_4xb2-80k_cityscapes-512x1024.py'
 custom_imports = dict(imports=['mmdynact'], allow_failed_imports=False)
 
-norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     pretrained=None,
     backbone=dict(
         type='ActResNet',
-        norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
-    decode_head=dict(norm_cfg=norm_cfg),
-    auxiliary_head=dict(norm_cfg=norm_cfg))
+        init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')))

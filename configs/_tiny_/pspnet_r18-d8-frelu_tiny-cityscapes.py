@@ -1,7 +1,8 @@
 # configs/frelu/pspnet_r50-d8-frelu_4xb2-80k_cityscapes-512x1024.py on the
 # tiny Cityscapes data (data/tiny/cityscapes: 32 train / 8 val street scenes
 # of 128x64): a half-width ResNet-18-D8 with FReLU, from scratch, 64x128
-# crops, 200 iterations.
+# crops, 200 iterations. The norms stay the real config's SyncBN: the tools
+# run them as BN in one process, or distributed on CPU.
 _base_ = '../frelu/pspnet_r50-d8-frelu_4xb2-80k_cityscapes-512x1024.py'
 
 data_root = 'data/tiny/cityscapes/'

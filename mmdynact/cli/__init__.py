@@ -15,9 +15,16 @@ Each ``tools/*.py`` is a thin wrapper that calls a function here:
   in :mod:`mmdynact.analysis.train_step_benchmark`);
 * ``dataset_converters/make_tiny_datasets.py``: :mod:`.make_tiny_datasets`;
 * ``model_converters/*.py``: :mod:`.convert`.
+
+``train.py --resume`` finds its checkpoint with :mod:`.resume`. Importing
+this package filters setuptools' ``pkg_resources`` deprecation warning
+(:mod:`.warning_filters`), before any tool loads a config.
 """
 from .common import add_common_arguments, build_runner, load_config, parse_args
 from .toolbox import TOOLBOXES, Toolbox, load_toolbox_config, toolbox_of
+from .warning_filters import ignore_pkg_resources_deprecation
+
+ignore_pkg_resources_deprecation()
 
 __all__ = [
     'add_common_arguments', 'build_runner', 'load_config', 'parse_args',

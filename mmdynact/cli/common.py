@@ -14,10 +14,28 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmdynact.engine.compat import (PortableRunner, trust_local_checkpoints,
+                                    write_last_checkpoint_atomically,
                                     write_local_files_atomically)
 from .toolbox import Toolbox, load_toolbox_config
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction``, which names an item that has no ``=``.
+
+    (``DictAction`` itself fails on one with ``ValueError: not enough values
+    to unpack``.)
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values or ():
+            if '=' not in item:
+                parser.error(
+                    f'{option_string}: {item!r} is not KEY=VALUE; write each '
+                    'item as KEY=VALUE without spaces around "=", e.g. '
+                    'train_cfg.max_epochs=2 model.backbone.act_cfg.type=FReLU')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def add_cfg_options(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +43,7 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=KeyValueAction,
         help='override config entries, key=value, e.g. '
         'train_cfg.max_epochs=2 "model.backbone.act_cfg.type=FReLU"; lists '
         'as key="[a,b]" (quotes needed, no spaces)')
@@ -95,10 +113,12 @@ def build_runner(cfg: Config) -> Runner:
     Local checkpoints are loaded in full (trusted, see
     :mod:`mmdynact.engine.compat.trusted_checkpoints`) and local files are
     written atomically (see
-    :mod:`mmdynact.engine.compat.atomic_local_backend`).
+    :mod:`mmdynact.engine.compat.atomic_local_backend`), ``last_checkpoint``
+    included (:mod:`mmdynact.engine.compat.atomic_checkpoint_hook`).
     """
     trust_local_checkpoints()
     write_local_files_atomically()
+    write_last_checkpoint_atomically(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return PortableRunner.from_cfg(cfg)

@@ -4,9 +4,12 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config
 
+from mmdynact.engine import CheckpointCoverageHook
 from .common import add_common_arguments, build_runner, load_config
 from .common import parse_args as parse
 from .toolbox import Toolbox
+
+ALLOW_PARTIAL = '--allow-partial-checkpoint'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -16,6 +19,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "mmpose (the config's default_scope) with its config's metrics")
     add_common_arguments(parser)
     parser.add_argument('checkpoint', help='checkpoint file to test')
+    parser.add_argument(
+        ALLOW_PARTIAL,
+        action='store_true',
+        help='test even if the checkpoint does not cover the model (keys '
+        'missing, or other shapes); those weights stay as initialised. '
+        'Without it, such a checkpoint (e.g. of another model) stops the '
+        'test with the keys listed')
     parser.add_argument(
         '--out',
         help='also pickle the predictions to this .pkl file (mmdet: in '
@@ -48,8 +58,17 @@ def apply_test_options(cfg: Config, toolbox: Toolbox,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
-    """Test as ``tools/test.py`` does with ``argv``; return the metrics."""
+    """Test as ``tools/test.py`` does with ``argv``; return the metrics.
+
+    Unless ``--allow-partial-checkpoint``, a checkpoint that does not cover
+    the model stops it (:class:`~mmdynact.engine.CheckpointCoverageHook`)
+    before anything is evaluated.
+    """
     args = parse_args(argv)
     cfg, toolbox = load_config(args)
     apply_test_options(cfg, toolbox, args)
-    return build_runner(cfg).test()
+    runner = build_runner(cfg)
+    if not args.allow_partial_checkpoint:
+        runner.register_hook(
+            CheckpointCoverageHook(args.checkpoint, f'add {ALLOW_PARTIAL}'))
+    return runner.test()

@@ -7,6 +7,7 @@ from typing import Callable, Dict, Optional, Tuple
 from mmengine.config import Config
 
 from mmdynact.environment import explain_incompatibility
+from mmdynact.package_configs import explain_package_config_paths
 
 
 def _det_show_dir(cfg: Config, show_dir: str) -> None:
@@ -109,9 +110,11 @@ def load_toolbox_config(
     """The config at ``path`` with ``cfg_options`` merged, and its toolbox.
 
     A failure to read it that a known incompatibility explains (e.g.
-    ``_base_ = 'mmdet::...'`` with setuptools >= 82) names the fix.
+    ``_base_ = 'mmdet::...'`` with setuptools >= 82) names the fix, and so
+    does ``_base_ = 'mmdynact::...'`` in an editable install.
     """
-    with explain_incompatibility(f'loading the config {path}'):
+    with explain_incompatibility(f'loading the config {path}'), \
+            explain_package_config_paths(str(path)):
         cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

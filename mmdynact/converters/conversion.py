@@ -6,12 +6,13 @@ A converter (``convert_acon_resnet``...) turns an official state dict into a
 import os.path as osp
 import pprint
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Mapping, Tuple
+from typing import Callable, Dict, Mapping, Tuple
 
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from mmdynact.engine.state_dict_diff import StateDictDiff, listing
 from .official import OFFICIAL_INPUTS, load_official_state_dict
 
 BACKBONE_PREFIX = 'backbone.'
@@ -111,30 +112,15 @@ def check_state_dict(converted: Mapping[str, Tensor],
         expected: The target module's ``state_dict()``.
         target: Description of the target, for the message.
     """
-    missing = sorted(set(expected) - set(converted))
-    unexpected = sorted(set(converted) - set(expected))
-    if missing or unexpected:
+    diff = StateDictDiff.between(converted, expected)
+    if diff.missing or diff.unexpected:
         raise KeyError(
             f'the converted checkpoint does not fit {target}:'
-            f'{_listing("missing keys", missing)}'
-            f'{_listing("unexpected keys", unexpected)}\nIs the input a '
+            f'{listing("missing keys", diff.missing)}'
+            f'{listing("unexpected keys", diff.unexpected)}\nIs the input a '
             'complete checkpoint of the official model this converter is '
             'for?')
-    mismatched = [
-        f'{key}: {tuple(converted[key].shape)} vs {tuple(value.shape)}'
-        for key, value in expected.items()
-        if converted[key].shape != value.shape
-    ]
-    if mismatched:
-        listing = _listing('shape (converted vs model)', mismatched)
+    if diff.mismatched:
+        shapes = listing('shape (converted vs model)', diff.mismatched)
         raise ValueError(
-            f'the converted checkpoint does not fit {target}:{listing}')
-
-
-def _listing(title: str, items: Iterable[str], limit: int = 10) -> str:
-    items = list(items)
-    if not items:
-        return ''
-    shown = ', '.join(items[:limit])
-    more = f' and {len(items) - limit} more' if len(items) > limit else ''
-    return f'\n  {title} ({len(items)}): {shown}{more}'
+            f'the converted checkpoint does not fit {target}:{shapes}')

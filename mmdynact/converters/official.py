@@ -16,8 +16,9 @@ import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping
 
-import torch
 from torch import Tensor
+
+from mmdynact.engine.checkpoint_files import read_checkpoint
 
 #: prefix that ``nn.DataParallel`` adds to every key
 DATA_PARALLEL_PREFIX = 'module.'
@@ -63,8 +64,12 @@ def unwrap_state_dict(checkpoint: Any, source: str) -> Dict[str, Tensor]:
 
 
 def load_official_state_dict(path: str) -> Dict[str, Tensor]:
-    """Load ``path`` (tensors only: ``weights_only=True``) and unwrap it."""
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    """Load ``path`` (tensors only: ``weights_only=True``) and unwrap it.
+
+    An empty, truncated or foreign file fails with an error naming it and
+    its problem (:func:`mmdynact.engine.read_checkpoint`).
+    """
+    checkpoint = read_checkpoint(path, map_location='cpu', weights_only=True)
     return unwrap_state_dict(checkpoint, path)
 
 

@@ -16,22 +16,30 @@ a wheel is found through ``--find-links`` / ``PIP_FIND_LINKS``:
   cores.
 
 An installed mmcv whose ops import is kept, unless it has CPU ops only and
-CUDA ops can be built here. ``tools/setup_env.sh`` runs this file by path,
-before mmdynact is installed, with the pip command to use::
+CUDA ops can be built here. Whether pip would take a wheel is asked of pip
+itself (a dry run that may take only a wheel, with ``--report``), so the
+messages say "from the wheel ..." or give the source build's time.
+
+``tools/setup_env.sh`` runs this file by path, before mmdynact is
+installed, with the pip command to use::
 
     python mmdynact/environment/mmcv_build.py PYTHON -m pip install ARGS...
 
 so it uses the standard library only (and torch, installed before).
 """
+import dataclasses
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Dict, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlparse
 
 MMCV = 'mmcv==2.1.0'
 #: prints 'cuda' or 'cpu': how the installed mmcv's ops were compiled
@@ -83,6 +91,8 @@ class Plan:
         env: Variables for the build.
         pip_args: Arguments added to the pip command.
         build_tools: Installed first.
+        wheel: The wheel pip takes instead of building (see
+            :func:`find_wheel`), None if it builds the source.
     """
     ops: str
     build: bool
@@ -90,18 +100,30 @@ class Plan:
     env: Dict[str, str] = field(default_factory=dict)
     pip_args: Tuple[str, ...] = ()
     build_tools: Tuple[str, ...] = ()
+    wheel: Optional[str] = None
 
     def describe(self) -> str:
         """One line: what happens and why."""
         if not self.build:
             return f'mmcv with {OPS_NAMES[self.ops]} already installed'
-        settings = ' '.join(f'{key}={shlex.quote(value)}'
-                            for key, value in self.env.items())
         tools = (f'pip install {" ".join(self.build_tools)}, then '
                  if self.build_tools else '')
+        install = f'pip install {" ".join(self.pip_args)} {MMCV}'
+        if self.wheel is not None:
+            return (f'mmcv 2.1.0 with {OPS_NAMES[self.ops]} ({self.reason}): '
+                    f'{tools}{install} takes the wheel {self.wheel} (no '
+                    'source build)')
+        settings = ' '.join(f'{key}={shlex.quote(value)}'
+                            for key, value in self.env.items())
         return (f'mmcv 2.1.0 with {OPS_NAMES[self.ops]} ({self.reason}): '
-                f'{tools}{settings} pip install {" ".join(self.pip_args)} '
-                f'{MMCV} (a source build takes {BUILD_TIMES[self.ops]})')
+                f'{tools}{settings} {install} (a source build takes '
+                f'{BUILD_TIMES[self.ops]})')
+
+    def done(self, installed: str) -> str:
+        """One line: ``installed`` (what :func:`carry_out` says) and how."""
+        if self.wheel is not None:
+            return f'installed {installed} from the wheel {self.wheel}'
+        return f'built {installed} from source'
 
 
 def _major(version: str) -> str:
@@ -213,6 +235,51 @@ def probe() -> Machine:
         mmcv_ops=installed_mmcv_ops())
 
 
+def wheel_in_report(report: dict) -> Optional[str]:
+    """The mmcv wheel in a pip installation report; None if it is none.
+
+    Args:
+        report: What ``pip install --report`` writes (format version 1):
+            ``install`` lists each distribution with ``metadata.name`` and
+            ``download_info.url``.
+    """
+    for item in report.get('install', []):
+        if item['metadata']['name'].lower() != 'mmcv':
+            continue
+        url = item['download_info']['url']
+        if not url.endswith('.whl'):
+            return None
+        parsed = urlparse(url)
+        return unquote(parsed.path) if parsed.scheme == 'file' else url
+    return None
+
+
+def find_wheel(plan: Plan, pip: Sequence[str]) -> Optional[str]:
+    """The wheel ``pip`` would install mmcv from, None if it would build.
+
+    pip itself answers: a dry run of the plan's install that may take mmcv
+    only as a wheel (``--only-binary mmcv``; ``--report``, pip >= 22.2),
+    e.g. one found through ``--find-links`` / ``PIP_FIND_LINKS``. It fails
+    (None) where there is none; a plan with ``--no-binary mmcv`` builds.
+    """
+    if 'mmcv' in plan.pip_args:  # --no-binary mmcv
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        report = os.path.join(folder, 'report.json')
+        dry_run = ('--dry-run', '--quiet', '--no-deps', '--ignore-installed',
+                   '--only-binary', 'mmcv', '--report', report)
+        result = subprocess.run([*pip, *plan.pip_args, *dry_run, MMCV],
+                                env={
+                                    **os.environ,
+                                    **plan.env
+                                },
+                                capture_output=True)
+        if result.returncode != 0 or not os.path.isfile(report):
+            return None
+        with open(report) as f:
+            return wheel_in_report(json.load(f))
+
+
 def carry_out(plan: Plan, pip: Sequence[str]) -> str:
     """Build as ``plan`` says (it must build) with ``pip``; what is installed.
 
@@ -242,9 +309,11 @@ def main(pip: Sequence[str]) -> None:
         raise SystemExit('usage: python mmdynact/environment/mmcv_build.py '
                          'PYTHON -m pip install [PIP ARGS...]')
     plan = decide(probe())
+    if plan.build:
+        plan = dataclasses.replace(plan, wheel=find_wheel(plan, pip))
     print(f'[setup_env] {plan.describe()}', flush=True)
     if plan.build:
-        print(f'[setup_env] built {carry_out(plan, pip)}', flush=True)
+        print(f'[setup_env] {plan.done(carry_out(plan, pip))}', flush=True)
 
 
 if __name__ == '__main__':

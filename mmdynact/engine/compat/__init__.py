@@ -21,18 +21,27 @@ checkpoint loading). What makes each obsolete:
   writes): mmengine's ``LocalBackend.put``/``put_text`` write into the
   target directly, still so on its main branch; obsolete once they write
   atomically.
+* :mod:`.atomic_checkpoint_hook` (``last_checkpoint`` written atomically):
+  ``CheckpointHook`` writes it with a plain ``open``, still so on mmengine's
+  main branch; obsolete once it writes it atomically.
 
 To delete one: remove its module, its names below, and its call in the
 users named above (``build_runner`` falls back to mmengine's ``Runner``).
 """
-from .atomic_local_backend import (AtomicLocalBackend, write_atomically,
+from .atomic_checkpoint_hook import (LAST_CHECKPOINT, AtomicCheckpointHook,
+                                     write_last_checkpoint_atomically)
+from .atomic_local_backend import (AtomicLocalBackend,
+                                   remove_stale_temporary_files,
+                                   write_atomically,
                                    write_local_files_atomically)
 from .cpu_distributed import init_cpu_distributed, launcher_env
 from .portable_runner import PortableRunner
 from .trusted_checkpoints import load_trusted_local, trust_local_checkpoints
 
 __all__ = [
-    'AtomicLocalBackend', 'write_atomically', 'write_local_files_atomically',
-    'init_cpu_distributed', 'launcher_env', 'PortableRunner',
-    'load_trusted_local', 'trust_local_checkpoints'
+    'LAST_CHECKPOINT', 'AtomicCheckpointHook',
+    'write_last_checkpoint_atomically', 'AtomicLocalBackend',
+    'remove_stale_temporary_files', 'write_atomically',
+    'write_local_files_atomically', 'init_cpu_distributed', 'launcher_env',
+    'PortableRunner', 'load_trusted_local', 'trust_local_checkpoints'
 ]

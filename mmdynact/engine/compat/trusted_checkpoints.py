@@ -12,20 +12,19 @@ file. Unpickling can run code, so this is only right for files you chose and
 trust, such as the checkpoints your own runs wrote; mmdynact's tools call it
 because every local checkpoint they load is one the user named (``load_from``,
 ``--resume``, the test checkpoint, ``init_cfg=dict(type='Pretrained')``).
+A missing or damaged file is named with its problem
+(:func:`mmdynact.engine.checkpoint_files.read_checkpoint`).
 """
-import os.path as osp
 from typing import Optional
 
-import torch
 from mmengine.runner import CheckpointLoader
+
+from ..checkpoint_files import read_checkpoint
 
 
 def load_trusted_local(filename: str, map_location: Optional[str] = None):
     """mmengine's local loader, unpickling the whole (trusted) file."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    return read_checkpoint(filename, map_location, weights_only=False)
 
 
 def trust_local_checkpoints() -> None:
