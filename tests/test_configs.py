@@ -179,3 +179,23 @@ def test_pspnet_configs_use_sync_bn_as_mmseg(path):
         for where, norm in norms.items()
     } == dict.fromkeys(norms, 'SyncBN')
     assert 'sync_bn' not in cfg  # nothing to add on a cluster
+
+
+@pytest.mark.parametrize('path', PSPNET, ids=config_id)
+def test_every_norm_of_a_cityscapes_model_is_sync_bn(path):
+    # the activations' own norms (FReLU's funnel, DY-ReLU-C's spatial norm,
+    # Meta-ACON's switching network) follow the backbone's SyncBN too
+    cfg = without_checkpoint(load(path))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    norms = [
+        name for name, module in model.named_modules()
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    activation_norms = [name for name in norms if '.act' in name]
+    assert activation_norms or 'dyrelu' in str(path)
+    assert [
+        name for name, module in model.named_modules()
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+        and not isinstance(module, torch.nn.SyncBatchNorm)
+    ] == []
