@@ -13,6 +13,7 @@ from mmdynact.analysis.activation_benchmark import benchmark, target_text
 from mmdynact.analysis.learned_activations.recorder import PROBES, probing
 from mmdynact.models.activations import (ACTIVATIONS, PROBE_KINDS,
                                          ActivationSpec, ChannelActivation,
+                                         kernels_in_traces,
                                          register_activation)
 
 NAMES = list(ACTIVATIONS)
@@ -49,7 +50,7 @@ def test_layer_is_covered_everywhere(name):
     assert unhandled_python_ops(layer, (x, )) == []
     for kernel in cls.spec.kernels:
         assert f'prim::PythonOp.{kernel.__name__}' in ACTIVATION_FLOP_HANDLES
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), kernels_in_traces():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         traced = torch.jit.trace(layer, (x, ), check_trace=False).inlined_graph
     python_ops = {

@@ -8,7 +8,9 @@ already), batch norms, pooling. The element-wise cores of mmdynact's layers
 are custom ``torch.autograd.Function`` s (the pooling, DY-ReLU's pieces
 with its coefficient sigmoids and spatial softmax, ACON, FReLU's funnel conv
 with its batch norm and max), which the trace records as opaque
-``prim::PythonOp`` nodes counted as zero. :func:`flop_analyzer` adds a
+``prim::PythonOp`` nodes counted as zero (the analysis traces inside
+:func:`~mmdynact.models.activations.kernels_in_traces`; other traces record
+the layers' plain formulas instead). :func:`flop_analyzer` adds a
 handle for every kernel of every registered activation
 (:data:`~mmdynact.models.activations.ACTIVATIONS`), which counts itself
 (``count_flops``: one FLOP per element-wise multiply-add, comparison,
@@ -26,10 +28,12 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
+from mmengine.analysis.jit_analysis import Statistics
 from mmengine.analysis.jit_handles import elementwise_flop_counter, get_shape
 from torch import nn
 
-from mmdynact.models.activations import ACTIVATIONS, ChannelActivation
+from mmdynact.models.activations import (ACTIVATIONS, ChannelActivation,
+                                         kernels_in_traces)
 
 
 def _kernel_handle(kernel: type) -> Callable[[List[Any], List[Any]], int]:
@@ -53,9 +57,18 @@ ACTIVATION_FLOP_HANDLES = {
 }
 
 
+class KernelFlopAnalyzer(FlopAnalyzer):
+    """mmengine's ``FlopAnalyzer``, tracing with the layers' kernels (its
+    one method that traces, entered in :func:`kernels_in_traces`)."""
+
+    def _analyze(self) -> Statistics:
+        with kernels_in_traces():
+            return super()._analyze()
+
+
 def flop_analyzer(model: nn.Module, inputs: Tuple) -> FlopAnalyzer:
     """mmengine's ``FlopAnalyzer`` with the handles described above."""
-    analyzer = FlopAnalyzer(model, inputs)
+    analyzer = KernelFlopAnalyzer(model, inputs)
     analyzer.set_op_handle(**ACTIVATION_FLOP_HANDLES)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
@@ -64,7 +77,7 @@ def flop_analyzer(model: nn.Module, inputs: Tuple) -> FlopAnalyzer:
 
 def unhandled_python_ops(model: nn.Module, inputs: Tuple) -> List[str]:
     """Names of custom autograd ops in ``model(*inputs)`` with no handle."""
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), kernels_in_traces():
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         graph = torch.jit.trace(
             model, inputs, check_trace=False, strict=False).inlined_graph

@@ -22,6 +22,7 @@ from mmdynact.ops import acon, folded_input_gradient, spatial_mean
 from mmdynact.ops.acon import AconFunction
 from mmdynact.ops.pooling import SpatialMeanFunction
 from .base import ChannelActivation
+from .export import exporting
 from .registry import ActivationSpec, register_activation
 
 _ACON = ActivationSpec(
@@ -55,6 +56,8 @@ class AconA(ChannelActivation):
         self.register_buffer('zero', torch.zeros(1, 1, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if exporting():
+            return self.formula(x)
         self.check_input(x)
         return acon(x, self.one, self.zero, self.beta, layer='AconA')
 
@@ -75,6 +78,8 @@ class AconB(ChannelActivation):
         self.register_buffer('one', torch.ones(1, 1, 1, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        if exporting():
+            return self.formula(x)
         self.check_input(x)
         return acon(x, self.one, self.p, self.beta, layer='AconB')
 
@@ -99,6 +104,8 @@ class AconC(ChannelActivation):
         self.beta = _channel_param(self.channels, 'ones')
 
     def forward(self, x: Tensor) -> Tensor:
+        if exporting():
+            return self.formula(x)
         self.check_input(x)
         return acon(x, self.p1, self.p2, self.beta, layer='AconC')
 
@@ -165,6 +172,8 @@ class MetaAconC(ChannelActivation):
             self.norm2(self.fc2(self.norm1(self.fc1(pooled)))))
 
     def forward(self, x: Tensor) -> Tensor:
+        if exporting():
+            return self.formula(x)
         self.check_input(x)
         fold = folded_input_gradient(x)
         beta = self._generate_beta(

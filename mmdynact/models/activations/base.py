@@ -1,8 +1,9 @@
 """The common base of activations whose parameters depend on the channels."""
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, NoReturn, Optional, Tuple
 
 from torch import Tensor, nn
 
+from .export import refuse_scripting
 from .registry import ActivationSpec
 
 
@@ -58,6 +59,11 @@ class ChannelActivation(nn.Module):
         for backward; differentiable any number of times). The reference
         of the memory-lean forward in every check and benchmark."""
         raise NotImplementedError
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse, naming the layer
+        and what to use instead (see :mod:`.export`)."""
+        refuse_scripting(self)
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}'

@@ -18,6 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmdynact.ops import funnel_max
 from mmdynact.ops.funnel import FunnelMaxFunction
 from .base import ChannelActivation
+from .export import exporting
 from .registry import ActivationSpec, register_activation
 
 
@@ -67,6 +68,8 @@ class FReLU(ChannelActivation):
         return self.funnel_norm(self.funnel_conv(x))
 
     def forward(self, x: Tensor) -> Tensor:
+        if exporting():
+            return self.formula(x)
         self.check_input(x)
         norm = self.funnel_norm
         if not _fusable(norm):
