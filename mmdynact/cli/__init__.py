@@ -8,6 +8,7 @@ Each ``tools/*.py`` is a thin wrapper that calls a function here (all but
 * ``demo.py``: :mod:`.demo`;
 * ``analysis_tools/get_flops.py``: :mod:`.get_flops`;
 * ``analysis_tools/plot_activations.py``: :mod:`.plot_activations`;
+* ``deployment/pytorch2onnx.py``: :mod:`.pytorch2onnx`;
 * ``dataset_converters/make_tiny_datasets.py``: :mod:`.make_tiny_datasets`;
 * ``model_converters/*.py``: :mod:`.convert`.
 """
