@@ -7,8 +7,8 @@ from torch import nn
 
 from mmdynact.cli import build_runner, load_config
 from mmdynact.cli import train as train_tool
-from tests.tiny_workspace import (CLS_CONFIG, DET_CONFIG, SEG_CONFIG,
-                                  TINY_CONFIGS, last_checkpoint,
+from tests.tiny_workspace import (CLS_CONFIG, DET_CONFIG, POSE_CONFIG,
+                                  SEG_CONFIG, TINY_CONFIGS, last_checkpoint,
                                   read_test_metrics, run_python, train_losses)
 
 #: the trained model's fixture, its config, test options, metric key
@@ -17,7 +17,6 @@ TRAINED = {
                   ('model.test_cfg.score_thr=0', ), 'coco/bbox_mAP'),
     'segmentation': ('trained_segmentor', SEG_CONFIG, (), 'mIoU'),
 }
-POSE_CONFIG = TINY_CONFIGS / 'td-hm_mobilenetv2-dyrelu_tiny-coco-64x64.py'
 
 
 def _assert_loss_went_down(losses):
@@ -37,14 +36,12 @@ def test_trained_model_tests(case, request, tiny_workspace, tmp_path):
     assert metric in read_test_metrics(tmp_path)
 
 
-def test_keypoints_train_then_test(tiny_workspace, tmp_path):
+def test_keypoints_train_then_test(trained_pose_estimator, tiny_workspace,
+                                   tmp_path):
     # training skips validation (val_begin), tools/test.py evaluates
-    run_python(tiny_workspace, 'tools/train.py', POSE_CONFIG, '--work-dir',
-               tmp_path, '--cfg-options', 'train_cfg.val_begin=1000',
-               'train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
-    _assert_loss_went_down(train_losses(tmp_path))
+    _assert_loss_went_down(train_losses(trained_pose_estimator))
     run_python(tiny_workspace, 'tools/test.py', POSE_CONFIG,
-               tmp_path / 'epoch_2.pth', '--work-dir', tmp_path)
+               trained_pose_estimator / 'epoch_2.pth', '--work-dir', tmp_path)
     assert 'coco/AP' in read_test_metrics(tmp_path)
 
 

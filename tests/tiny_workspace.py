@@ -22,6 +22,7 @@ TINY_CONFIGS = REPO / 'configs' / '_tiny_'
 CLS_CONFIG = TINY_CONFIGS / 'mobilenet-v2_dyrelu-b_tiny-imagenet.py'
 DET_CONFIG = TINY_CONFIGS / 'retinanet_r18-dyrelu-b_fpn_tiny-coco.py'
 SEG_CONFIG = TINY_CONFIGS / 'pspnet_r18-d8-frelu_tiny-cityscapes.py'
+POSE_CONFIG = TINY_CONFIGS / 'td-hm_mobilenetv2-dyrelu_tiny-coco-64x64.py'
 #: two short epochs of the classifier, shared by the tests that compare runs
 CLS_OPTIONS = ('train_cfg.max_epochs=2', 'default_hooks.logger.interval=1')
 #: a short training of the detector and the segmentor; no validation
@@ -30,6 +31,9 @@ DET_OPTIONS = ('train_cfg.max_epochs=1', 'default_hooks.logger.interval=2',
                'train_cfg.val_begin=1000')
 SEG_OPTIONS = ('train_cfg.max_iters=12', 'default_hooks.logger.interval=2',
                'train_cfg.val_begin=1000')
+#: two epochs of the top-down heatmap model; no validation
+POSE_OPTIONS = ('train_cfg.val_begin=1000', 'train_cfg.max_epochs=2',
+                'default_hooks.logger.interval=1')
 
 
 # Session fixtures, registered once through tests/conftest.py (importing them
@@ -76,6 +80,13 @@ def restore_local_io():
     restore()  # other in-process tools may have installed ours already
     yield
     restore()
+
+
+@pytest.fixture(scope='session')
+def trained_pose_estimator(tiny_workspace) -> Path:
+    """Work dir of the tiny top-down heatmap model trained for
+    ``POSE_OPTIONS``."""
+    return train(tiny_workspace, POSE_CONFIG, 'pose_estimator', POSE_OPTIONS)
 
 
 def train(workspace: Path, config: Path, name: str,

@@ -500,9 +500,9 @@ def apply_backward(passes, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
     return grad_x, grad_p1, grad_p2, grad_beta
 
 
-def acon_forward(passes, x: Tensor, p1: Optional[Tensor],
-                 p2: Optional[Tensor], beta: Optional[Tensor],
-                 network: Optional[HyperNetwork], layer: str):
+def acon_forward(passes, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                 beta: Optional[Tensor], network: Optional[HyperNetwork],
+                 layer: str):
     """``(y, beta or G's output (N, C), G's saved state)``."""
     if network is None:
         return passes.forward(x, p1, p2, beta, False, layer), beta, None
@@ -618,8 +618,8 @@ def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
     p1, p2, beta, network = layer_parameters
     parameters = () if network is None else network.parameters
     if not records_graph(x, p1, p2, beta, *parameters):
-        return acon_forward(_passes(x, layer), x, p1, p2, beta, network,
-                            layer)[0]
+        return acon_forward(
+            _passes(x, layer), x, p1, p2, beta, network, layer)[0]
     return AconFunction.apply(x, p1, p2, beta, network, layer, *parameters)
 
 

@@ -24,5 +24,5 @@ def records_graph(*tensors) -> bool:
     allowed): the inference path (``no_grad``, ``inference_mode``, frozen
     inputs) runs the passes without an autograd function and saves
     nothing."""
-    return torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in tensors)
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                           for t in tensors)

@@ -713,8 +713,8 @@ class PiecewiseLinearMaxFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, pieces: Pieces, network: HyperNetwork,
-                spatial: Optional[SpatialAttention], layer: str,
-                *parameters: Tensor) -> Tensor:
+                spatial: Optional[SpatialAttention], layer: str, *parameters:
+                Tensor) -> Tensor:
         passes = _passes(x, layer)
         y, theta, attn, ctx.state, ctx.z_state = dynamic_relu_forward(
             passes, x, pieces, network, spatial, layer)
@@ -784,8 +784,8 @@ def dynamic_relu(x: Tensor,
     if spatial is not None:
         parameters += (spatial.weight, spatial.bias) + spatial.norm.parameters
     if not records_graph(x, *parameters):
-        return dynamic_relu_forward(_passes(x, layer), x, pieces, network,
-                                    spatial, layer)[0]
+        return dynamic_relu_forward(
+            _passes(x, layer), x, pieces, network, spatial, layer)[0]
     return PiecewiseLinearMaxFunction.apply(x, pieces, network, spatial, layer,
                                             *parameters)
 

@@ -1,7 +1,7 @@
 """The common base of activations whose parameters depend on the channels."""
 import math
 import numbers
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, NoReturn, Optional, Tuple
 
 from torch import Tensor, nn
 
@@ -76,6 +76,17 @@ class ChannelActivation(nn.Module):
         for backward; differentiable any number of times). The reference
         of the memory-lean forward in every check and benchmark."""
         raise NotImplementedError
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: refuse, naming the layer
+        and what to use instead."""
+        raise RuntimeError(
+            f'{type(self).__name__} cannot be compiled by torch.jit.script: '
+            f'its forward runs custom autograd kernels (mmdynact.ops), which '
+            f'TorchScript cannot hold. Use torch.jit.trace(model.eval(), '
+            f'example_inputs) (the layers trace as their plain formula, and '
+            f'the trace can be saved), torch.onnx.export, or '
+            f'tools/deployment/pytorch2onnx.py')
 
     def extra_repr(self) -> str:
         return f'channels={self.channels}'

@@ -8,9 +8,13 @@
   whole model compiles without graph breaks. FLOP counting traces this
   path too (:func:`staged`): every part is then an op of its own, counted
   by its own handle.
-* **The plain formula** (:func:`runs_formula`) for inputs without elements
-  (an image without proposals hands mmdet's RoI heads ``N = 0``): autograd
-  gives the empty output and zero-size gradients of every parameter.
+* **The plain formula** (:func:`runs_formula`), built from standard aten
+  ops, while a model is exported or traced (:func:`exporting`: ONNX, with
+  either exporter, ``torch.export`` and ``torch.jit.trace`` cannot hold the
+  nodes, an ONNX graph would need a custom domain, a saved trace cannot
+  hold Python ops), and for inputs without elements (an image without
+  proposals hands mmdet's RoI heads ``N = 0``): autograd gives the empty
+  output and zero-size gradients of every parameter.
 """
 import contextlib
 from typing import Iterator
@@ -34,9 +38,20 @@ def staged() -> Iterator[None]:
 
 def runs_staged() -> bool:
     """Whether the layers take the staged path (see the module doc)."""
-    return _staged > 0 or torch.compiler.is_compiling()
+    return bool(_staged) or torch.compiler.is_compiling()
+
+
+def exporting() -> bool:
+    """Whether a model is being exported or traced now: under
+    ``torch.onnx.export`` (both exporters), ``torch.export`` and
+    ``torch.jit.trace``, except the traces of FLOP counting
+    (:func:`staged`). False in eager runs and under ``torch.compile``."""
+    if torch.compiler.is_compiling():
+        return torch.compiler.is_exporting()
+    return torch.onnx.is_in_onnx_export() or (torch.jit.is_tracing()
+                                              and not _staged)
 
 
 def runs_formula(x: Tensor) -> bool:
     """Whether a layer takes its plain formula for ``x``."""
-    return x.numel() == 0
+    return x.numel() == 0 or exporting()
