@@ -8,7 +8,7 @@ from torch import nn
 from mmdynact.cli import build_runner, load_config
 from mmdynact.cli import train as train_tool
 from tests.tiny_workspace import (CLS_CONFIG, DET_CONFIG, POSE_CONFIG,
-                                  SEG_CONFIG, TINY_CONFIGS, last_checkpoint,
+                                  SEG_CONFIG, last_checkpoint,
                                   read_test_metrics, run_python, train_losses)
 
 #: the trained model's fixture, its config, test options, metric key
