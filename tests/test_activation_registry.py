@@ -202,6 +202,7 @@ def test_probe_kinds_are_one_list():
 
 
 class _Counted(torch.autograd.Function):
+    custom_op = 'mmdynact::candidate'
 
     @staticmethod
     def count_flops(shapes):
@@ -209,7 +210,14 @@ class _Counted(torch.autograd.Function):
 
 
 class _NoFlops(torch.autograd.Function):
-    pass
+    custom_op = 'mmdynact::candidate'
+
+
+class _NoCustomOp(torch.autograd.Function):
+
+    @staticmethod
+    def count_flops(shapes):
+        return 0
 
 
 def _layer(**methods):
@@ -236,6 +244,10 @@ FUSED = dict(kernels=(_Counted, ), cpu_time_target=1.0, gpu_time_target=2.0)
             (_NoFlops, ), cpu_time_target=1.0,
             gpu_time_target=1.0), dict(formula=_formula, forward=_forward),
          TypeError, 'kernel _NoFlops has no count_flops'),
+        (ActivationSpec(
+            (_NoCustomOp, ), cpu_time_target=1.0,
+            gpu_time_target=1.0), dict(formula=_formula, forward=_forward),
+         TypeError, 'kernel _NoCustomOp declares no custom_op'),
         (ActivationSpec(kernels=(_Counted, ), gpu_time_target=2.0),
          dict(formula=_formula, forward=_forward), ValueError,
          'declares kernels, so it needs cpu_time_target'),
@@ -246,7 +258,8 @@ FUSED = dict(kernels=(_Counted, ), cpu_time_target=1.0, gpu_time_target=2.0)
         (ActivationSpec(), {}, TypeError, 'Candidate has no formula'),
     ],
     ids=[
-        'unknown probe', 'kernel without count_flops', 'no time target',
+        'unknown probe', 'kernel without count_flops',
+        'kernel without custom op', 'no time target',
         'reference only with target', 'kernels without forward', 'no formula'
     ])
 def test_registration_checks_the_spec(spec, methods, error, message):

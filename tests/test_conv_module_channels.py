@@ -27,7 +27,12 @@ def build_unpatched(*args, **kwargs):
         dict(act_cfg=dict(type='PReLU')),
         dict(norm_cfg=dict(type='BN'), order=('act', 'conv', 'norm')),
         dict(norm_cfg=dict(type='BN'), order=('norm', 'act', 'conv')),
-        dict(act_cfg=dict(type='FReLU', channels=8), norm_cfg=dict(type='BN')),
+        dict(
+            act_cfg=dict(
+                type='FReLU',
+                channels=8,
+                norm_cfg=dict(type='GN', num_groups=2)),
+            norm_cfg=dict(type='BN')),
     ],
     ids=str)
 def test_other_configs_build_exactly_as_mmcv(kwargs):
@@ -51,7 +56,10 @@ def test_channels_come_from_out_channels(act):
         4, 8, 3, padding=1, norm_cfg=dict(type='BN'), act_cfg=dict(type=act))
     assert isinstance(module.activate, ChannelActivation)
     assert module.activate.channels == 8
-    assert module.act_cfg == dict(type=act, channels=8)
+    expected = dict(type=act, channels=8)
+    if ACTIVATIONS[act].follows_norm_cfg:  # its norms are the ConvModule's
+        expected['norm_cfg'] = dict(type='BN')
+    assert module.act_cfg == expected
     # parameters exist right after construction (DDP, optimizers, init)
     assert any(True for _ in module.activate.parameters())
     y = module(torch.randn(2, 4, 6, 6))

@@ -11,10 +11,11 @@ from mmcv.cnn import build_activation_layer
 from torch import nn
 
 from mmdynact import ops
-from mmdynact.models.activations import fused_activations
+from mmdynact.models.activations import fused_activations, staged
 from mmdynact.ops import backend, triton_support
 from mmdynact.ops.backend import TorchKernel
-from tests.kernel_checks import check_backward_twice
+from tests.kernel_checks import (assert_grads_close, check_backward_twice,
+                                 forward_backward)
 
 #: the layers with kernels (reference-only layers run their formula)
 NAMES = list(fused_activations())
@@ -313,3 +314,19 @@ def test_inference_runs_without_autograd(name, form, training):
     for (key, value), other in zip(layer.state_dict().items(),
                                    reference.state_dict().values()):
         torch.testing.assert_close(value, other, msg=key)
+
+
+@pytest.mark.parametrize('form', ['eager', 'triton'])
+@pytest.mark.parametrize('name', NAMES)
+def test_staged_path_matches_the_formula(name, form):
+    # the path torch.compile and FLOP counting take: modules for the small
+    # networks, the family's custom op for the element-wise core
+    layer = make(name).double().train()
+    reference = copy.deepcopy(layer)
+    x = torch.randn(2, 6, 5, 4, dtype=torch.float64)
+    grad = torch.randn_like(x)
+    with staged():
+        y, grads = forward_backward(layer, x, grad, form)
+    y_ref, grads_ref = forward_backward(reference, x, grad, None)
+    torch.testing.assert_close(y, y_ref)
+    assert_grads_close(grads, grads_ref)

@@ -8,7 +8,7 @@ backbones and compute the same logits.
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import MODELS
+from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner import load_checkpoint
 from torch import nn
 
@@ -183,16 +183,17 @@ def _randomized(model):
 
 
 def _classifier(conversion, in_channels):
-    model = MODELS.build(
-        dict(
-            type='mmpretrain.ImageClassifier',
-            backbone=conversion.backbone,
-            neck=dict(type='mmpretrain.GlobalAveragePooling'),
-            head=dict(
-                type='mmpretrain.LinearClsHead',
-                num_classes=10,
-                in_channels=in_channels)))
-    return model
+    # in mmpretrain's scope, whatever scope an earlier in-process tool left
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=conversion.backbone,
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(
+                    type='LinearClsHead',
+                    num_classes=10,
+                    in_channels=in_channels)))
 
 
 def _converted_logits(model, x):

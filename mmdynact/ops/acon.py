@@ -52,9 +52,11 @@ BETA, P2, P1 = 0, 1, 2
 
 @triton.jit
 def _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1: tl.constexpr,
-            HAS_P2: tl.constexpr, META: tl.constexpr, ACC: tl.constexpr):
-    """``(p1 - p2, p2, beta)`` for channels ``c`` of sample ``n``; Meta-ACON
-    reads ``G``'s output and applies the sigmoid."""
+            HAS_P2: tl.constexpr, BETA_PER_SAMPLE: tl.constexpr,
+            META: tl.constexpr, ACC: tl.constexpr):
+    """``(p1 - p2, p2, beta)`` for channels ``c`` of sample ``n``: ``beta``
+    per channel, per sample and channel, or (Meta-ACON) ``G``'s output per
+    sample and channel through the sigmoid."""
     p2 = tl.zeros([c.shape[0]], dtype=ACC)
     if HAS_P2:
         p2 = tl.load(p2_ptr + c, mask=c_ok, other=0).to(ACC)
@@ -64,6 +66,8 @@ def _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1: tl.constexpr,
     if META:
         beta = tl.sigmoid(
             tl.load(beta_ptr + n * C + c, mask=c_ok, other=0).to(ACC))
+    elif BETA_PER_SAMPLE:
+        beta = tl.load(beta_ptr + n * C + c, mask=c_ok, other=0).to(ACC)
     else:
         beta = tl.load(beta_ptr + c, mask=c_ok, other=0).to(ACC)
     return dp, p2, beta
@@ -105,15 +109,15 @@ def _store_sums(partial_ptr, n, c, C, c_ok, beta_sum, p2_sum, p1_sum,
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
 def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, CHUNK,
                     HAS_P1: tl.constexpr, HAS_P2: tl.constexpr,
-                    META: tl.constexpr, BLOCK_C: tl.constexpr,
-                    BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
-                    ACC: tl.constexpr):
+                    BETA_PER_SAMPLE: tl.constexpr, META: tl.constexpr,
+                    BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
+                    CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
     """``y`` of a chunk of positions."""
     n = row_sample(C, BLOCK_C)
     c = row_channels(C, BLOCK_C)
     c_ok = c < C
     dp, p2, beta = _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1,
-                           HAS_P2, META, ACC)
+                           HAS_P2, BETA_PER_SAMPLE, META, ACC)
     start = sample_start(n, C, S)
     x_ptr += start
     y_ptr += start
@@ -130,15 +134,17 @@ def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, CHUNK,
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
 def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
                      partial_ptr, C, S, CHUNK, HAS_P1: tl.constexpr,
-                     HAS_P2: tl.constexpr, SLOTS: tl.constexpr,
-                     BLOCK_C: tl.constexpr, BLOCK_S: tl.constexpr,
-                     CHANNELS_LAST: tl.constexpr, ACC: tl.constexpr):
-    """ACON-A/B/C: ``grad_x`` and the chunk's parameter sums."""
+                     HAS_P2: tl.constexpr, BETA_PER_SAMPLE: tl.constexpr,
+                     SLOTS: tl.constexpr, BLOCK_C: tl.constexpr,
+                     BLOCK_S: tl.constexpr, CHANNELS_LAST: tl.constexpr,
+                     ACC: tl.constexpr):
+    """``grad_x`` and the chunk's parameter sums, ``beta`` given (ACON-A/B/C;
+    Meta-ACON inside ``torch.compile``)."""
     n = row_sample(C, BLOCK_C)
     c = row_channels(C, BLOCK_C)
     c_ok = c < C
     dp, p2, beta = _switch(p1_ptr, p2_ptr, beta_ptr, n, c, C, c_ok, HAS_P1,
-                           HAS_P2, False, ACC)
+                           HAS_P2, BETA_PER_SAMPLE, False, ACC)
     start = sample_start(n, C, S)
     x_ptr += start
     g_ptr += start
@@ -174,7 +180,7 @@ def _meta_sums_kernel(x_ptr, g_ptr, p1_ptr, p2_ptr, logits_ptr, partial_ptr, C,
     c = row_channels(C, BLOCK_C)
     c_ok = c < C
     dp, p2, beta = _switch(p1_ptr, p2_ptr, logits_ptr, n, c, C, c_ok, True,
-                           True, True, ACC)
+                           True, True, True, ACC)
     start = sample_start(n, C, S)
     x_ptr += start
     g_ptr += start
@@ -208,7 +214,7 @@ def _meta_input_gradient_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr,
     c = row_channels(C, BLOCK_C)
     c_ok = c < C
     dp, p2, beta = _switch(p1_ptr, p2_ptr, logits_ptr, n, c, C, c_ok, True,
-                           True, True, ACC)
+                           True, True, True, ACC)
     pooled = pooled_gradient(d_mean_ptr, n, c, C, c_ok, inv_s, ACC)
     start = sample_start(n, C, S)
     x_ptr += start
@@ -258,6 +264,7 @@ class _Triton:
             CHUNK=tiles.chunk_size,
             HAS_P1=p1 is not None,
             HAS_P2=p2 is not None,
+            BETA_PER_SAMPLE=not meta and beta.shape[0] > 1,
             META=meta,
             BLOCK_C=tiles.block_c,
             BLOCK_S=tiles.block_s,
@@ -290,6 +297,7 @@ class _Triton:
             CHUNK=tiles.chunk_size,
             HAS_P1=p1 is not None,
             HAS_P2=p2 is not None,
+            BETA_PER_SAMPLE=beta.shape[0] > 1,
             SLOTS=slots,
             BLOCK_C=tiles.block_c,
             BLOCK_S=tiles.block_s,

@@ -70,6 +70,11 @@ def _check(cls: type, spec: ActivationSpec) -> None:
             raise TypeError(f'{name}: kernel {kernel.__name__} has no '
                             f'count_flops(shapes); every kernel of an '
                             f'activation counts its FLOPs')
+        if not isinstance(getattr(kernel, 'custom_op', None), str):
+            raise TypeError(f'{name}: kernel {kernel.__name__} declares no '
+                            f'custom_op, the name of the custom op of its '
+                            f'staged path (torch.compile, FLOP counting), '
+                            f"e.g. 'mmdynact::acon'")
     for key, value in targets.items():
         if not _is_positive_number(value):
             raise ValueError(f'{name}: ActivationSpec declares kernels, so '
