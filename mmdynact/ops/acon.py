@@ -452,7 +452,7 @@ class _Torch:
         self.form = form
 
     def mean(self, x: Tensor, layer: str) -> Tensor:
-        return torch_mean(x)
+        return torch_mean(self.form, x)
 
     def forward(self, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
                 beta: Tensor, meta: bool, layer: str) -> Tensor:
@@ -515,9 +515,7 @@ def acon_forward(passes, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
     if network is None:
         return passes.forward(x, p1, p2, beta, False, layer), beta, None
     mean = passes.mean(x, layer)
-    logits, state = network.forward(
-        mean.to(network.parameters[0].dtype)[:, :, None, None])
-    logits = logits.reshape(mean.shape)
+    logits, state = network.forward(mean.to(network.parameters[0].dtype))
     return passes.forward(x, p1, p2, logits, True, layer), logits, state
 
 
@@ -548,15 +546,13 @@ class AconFunction(torch.autograd.Function):
             return grad_x, grad_p1, grad_p2, grad_beta, None, None
         sums = passes.meta_sums(x, grad_y, p1, p2, beta, layer)
         need_x = ctx.needs_input_grad[0]
-        d_logits = sums[:, :, BETA][:, :, None,
-                                    None].to(network.parameters[0].dtype)
+        d_logits = sums[:, :, BETA].to(network.parameters[0].dtype)
         d_mean, network_grads = network.backward(ctx.state, d_logits, need_x,
                                                  ctx.needs_input_grad[6:])
         grad_x = None
         if need_x:
-            grad_x = passes.meta_input_gradient(
-                x, grad_y, p1, p2, beta,
-                d_mean.reshape(beta.shape).to(beta.dtype), layer)
+            grad_x = passes.meta_input_gradient(x, grad_y, p1, p2, beta,
+                                                d_mean.to(beta.dtype), layer)
         return (grad_x, _channel_grad(sums, P1, p1),
                 _channel_grad(sums, P2, p2), None, None, None, *network_grads)
 

@@ -106,9 +106,8 @@ def _same(first: tuple, second: tuple) -> bool:
 
 class HyperNetwork:
     """A small network of ``stages`` (modules, applied in order) inside a
-    layer's autograd node. Its input is shaped as the modules expect it
-    (``(N, F)`` for linear layers, ``(N, F, 1, 1)`` for 1x1 convolutions,
-    ``(N, 1, H, W)`` for a norm over a map).
+    layer's autograd node, on ``(N, F)`` vectors (1x1 convolutions act as
+    linear layers on them) or ``(N, 1, H, W)`` maps (a norm over a map).
 
     Get it with :meth:`of` on every call: it is built once per layer and
     built anew when the layer's modules or parameters are replaced (e.g.
@@ -295,8 +294,11 @@ class _ThroughModules(HyperNetwork):
         with torch.enable_grad():
             leaf = v.detach().requires_grad_()
             out = leaf
+            if any(isinstance(stage, nn.Conv2d) for stage in self.stages):
+                out = out.view(out.shape + (1, ) * (4 - out.dim()))
             for stage in self.stages:
                 out = stage(out)
+            out = out.view(v.shape[:1] + out.shape[1:v.dim()])
         return out.detach(), (leaf, out)
 
     def backward(self, saved: tuple, d_out: Tensor, need_input: bool,

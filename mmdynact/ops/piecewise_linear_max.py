@@ -618,11 +618,11 @@ class _Torch:
         self.form = form
 
     def mean(self, x: Tensor, layer: str) -> Tensor:
-        return torch_mean(x)
+        return torch_mean(self.form, x)
 
     def mean_projection(self, x: Tensor, weight: Tensor, bias: Tensor,
                         layer: str) -> Tuple[Tensor, Tensor]:
-        return torch_mean_projection(x, weight, bias)
+        return torch_mean_projection(self.form, x, weight, bias)
 
     def softmax_stats(self, z: Tensor, temperature: Tensor) -> Tensor:
         return torch_softmax_stats(z, temperature)

@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 
 from torch import Tensor
 
+from .backend import torch_kernel
 from .layout import acc_dtype, as_3d
 from .triton_support import (REDUCE, STREAM, KernelInput, acc_type,
                              chunk_positions, column_positions, column_tiling,
@@ -136,6 +137,7 @@ def triton_mean_projection(inp: KernelInput, weight: Tensor,
 # ------------------------------------------------------------ torch form
 
 
+@torch_kernel
 def torch_mean(x: Tensor) -> Tensor:
     """``mean[n, c]`` in float32 (float64 for float64 input)."""
     x3, channel_dim = as_3d(x)
@@ -143,6 +145,7 @@ def torch_mean(x: Tensor) -> Tensor:
     return x3.sum(spatial_dim, dtype=acc_dtype(x)) / x3.shape[spatial_dim]
 
 
+@torch_kernel
 def torch_mean_projection(x: Tensor, weight: Tensor,
                           bias: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
     """``(mean (N, C), z (N, S))`` in float32 (float64 for float64)."""
