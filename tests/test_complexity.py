@@ -1,6 +1,7 @@
 """FLOP and parameter counting of mmdynact's layers and models."""
 import runpy
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from torch import nn
 
+from mmdynact import ops
 from mmdynact.analysis import (complexity, count, flop_analyzer,
                                model_for_analysis, relu_twin,
                                unhandled_python_ops)
 from mmdynact.models import (AconA, AconB, AconC, ChannelActivation, DyReLUA,
                              DyReLUB, DyReLUC, FReLU, MetaAconC)
+from mmdynact.ops import backend
 from tests.reference_only_layer import FLOPS_PER_ELEMENT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,8 +165,15 @@ def test_get_flops_tool_prints_the_overhead(monkeypatch, capsys):
     monkeypatch.setattr(
         sys, 'argv',
         ['get_flops.py', str(config), '--shape', '32', '32'])
-    runpy.run_path(
-        str(REPO / 'tools/analysis_tools/get_flops.py'), run_name='__main__')
+    monkeypatch.setattr(backend, '_broken', {})
+    # with the default backend: tracing must not look like a broken compiler
+    with ops.use_backend('auto'), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        runpy.run_path(
+            str(REPO / 'tools/analysis_tools/get_flops.py'),
+            run_name='__main__')
+    assert not [w for w in seen if 'do not work' in str(w.message)]
+    assert backend._broken == {}
     out = capsys.readouterr().out
     assert 'input (1, 3, 32, 32)' in out
     assert 'FLOPs overhead: +' in out and 'Params overhead: +' in out
