@@ -33,16 +33,15 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .backend import kernel_form, torch_kernel
+from .backend import FormPasses, torch_kernel
 from .grad_checks import check_no_double_backward, records_graph
 from .hyper_network import HyperNetwork
 from .layout import acc_dtype, as_3d, from_3d, per_channel
 from .pooling import pooled_gradient, torch_mean, triton_mean
-from .triton_support import (REDUCE, STREAM, acc_type, chunk_positions,
-                             kernel_input, match_layout, partial_index,
-                             programs_per_sample, row_channels, row_sample,
-                             row_tiling, sample_start, tile_offsets, tl,
-                             triton)
+from .triton_support import (REDUCE, STREAM, kernel_input, match_layout,
+                             partial_index, programs_per_sample, row_channels,
+                             row_launch, row_sample, row_tile, row_tiling,
+                             sample_start, tl, triton)
 
 #: sums per (sample, channel) in backward: beta's, then p2's, then p1's
 BETA, P2, P1 = 0, 1, 2
@@ -123,9 +122,8 @@ def _forward_kernel(x_ptr, y_ptr, p1_ptr, p2_ptr, beta_ptr, C, S, CHUNK,
     y_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         tl.store(
             y_ptr + offsets, _activate(x, dp, p2, beta, HAS_P2), mask=mask)
@@ -154,9 +152,8 @@ def _backward_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr, beta_ptr,
     p1_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         grad_x, grad_u, beta_term = _gradients(x, grad, dp, p2, beta)
@@ -189,9 +186,8 @@ def _meta_sums_kernel(x_ptr, g_ptr, p1_ptr, p2_ptr, logits_ptr, partial_ptr, C,
     p1_sum = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         _, grad_u, beta_term = _gradients(x, grad, dp, p2, beta)
@@ -222,9 +218,8 @@ def _meta_input_gradient_kernel(x_ptr, g_ptr, gx_ptr, p1_ptr, p2_ptr,
     gx_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         grad_x, _, _ = _gradients(x, grad, dp, p2, beta)
@@ -259,18 +254,11 @@ class _Triton:
             p1_ptr=p1,
             p2_ptr=p2,
             beta_ptr=beta,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             HAS_P1=p1 is not None,
             HAS_P2=p2 is not None,
             BETA_PER_SAMPLE=not meta and beta.shape[0] > 1,
             META=meta,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return y
 
     @staticmethod
@@ -292,18 +280,11 @@ class _Triton:
             p2_ptr=p2,
             beta_ptr=beta,
             partial_ptr=partial,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             HAS_P1=p1 is not None,
             HAS_P2=p2 is not None,
             BETA_PER_SAMPLE=beta.shape[0] > 1,
             SLOTS=slots,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return grad_x, _sum_chunks(partial)
 
     @staticmethod
@@ -321,14 +302,7 @@ class _Triton:
             p2_ptr=p2,
             logits_ptr=logits,
             partial_ptr=partial,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return _sum_chunks(partial)
 
     @staticmethod
@@ -346,15 +320,8 @@ class _Triton:
             p2_ptr=p2,
             logits_ptr=logits,
             d_mean_ptr=d_mean,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             inv_s=1.0 / inp.s,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return grad_x
 
 
@@ -474,16 +441,7 @@ class _Torch:
                                           d_mean)
 
 
-_PASSES = {
-    'triton': _Triton(),
-    'compiled': _Torch('compiled'),
-    'eager': _Torch('eager'),
-}
-
-
-def _passes(x: Tensor, layer: Optional[str] = None):
-    return _PASSES[kernel_form(x.device, layer)]
-
+_passes = FormPasses(_Triton(), _Torch)
 
 # --------------------------------------------------------- the one node
 

@@ -135,6 +135,26 @@ def _decide(backend: str, device: torch.device) -> str:
     return 'eager'
 
 
+class FormPasses:
+    """A kernel family's passes in every form: ``passes(x, layer)`` gives
+    those of the form ``x``'s device runs (:func:`kernel_form`).
+
+    Args:
+        triton: The passes as Triton kernels.
+        torch_form: Makes the passes in plain PyTorch for ``'compiled'`` or
+            ``'eager'``.
+    """
+
+    def __init__(self, triton, torch_form: Callable[[str], object]) -> None:
+        self._forms = dict(
+            triton=triton,
+            compiled=torch_form('compiled'),
+            eager=torch_form('eager'))
+
+    def __call__(self, x: torch.Tensor, layer: Optional[str] = None):
+        return self._forms[kernel_form(x.device, layer)]
+
+
 def _variant_key(args: tuple) -> tuple:
     """What dynamo would guard on in ``args``, beside sizes > 1."""
     key = [torch.is_grad_enabled()]

@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .backend import kernel_form, torch_kernel
+from .backend import FormPasses, torch_kernel
 from .grad_checks import check_no_double_backward, records_graph
 from .layout import acc_dtype, as_3d, per_channel
-from .triton_support import (TileShape, acc_type, chunk_positions,
-                             kernel_input, match_layout, next_power_of_2,
-                             programs_per_sample, row_channels, row_sample,
+from .triton_support import (TileShape, kernel_input, match_layout,
+                             next_power_of_2, programs_per_sample,
+                             row_channels, row_launch, row_sample, row_tile,
                              row_tiling, sample_start, tile_offsets, tl,
                              triton)
 
@@ -141,11 +141,11 @@ def _statistics_kernel(x_ptr, w_ptr, shift_ptr, partial_ptr, C, S, H, W, CHUNK,
     squares = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
+        s, s_ok, mask, _ = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                    CHANNELS_LAST)
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, s // W, s % W, s_ok, C, S,
                             H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
-        d = tl.where(c_ok[:, None] & s_ok[None, :], conv - shift[:, None], 0.0)
+        d = tl.where(mask, conv - shift[:, None], 0.0)
         total += d
         squares += d * d
     row = _partial_row(n)
@@ -210,10 +210,8 @@ def _forward_kernel(x_ptr, y_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr, var_ptr,
     y_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, s // W, s % W, s_ok, C, S,
                             H, W, KS, BLOCK_C, BLOCK_S, CHANNELS_LAST, ACC)
@@ -258,10 +256,8 @@ def _norm_sums_kernel(x_ptr, g_ptr, w_ptr, bn_w_ptr, bn_b_ptr, mean_ptr,
     sum_gtc = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, s // W, s % W, s_ok, C, S,
@@ -302,10 +298,8 @@ def _conv_gradient_kernel(x_ptr, g_ptr, grad_c_ptr, w_ptr, bn_w_ptr, bn_b_ptr,
     grad_c_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, s // W, s % W, s_ok, C, S,
@@ -349,12 +343,10 @@ def _input_gradient_kernel(x_ptr, g_ptr, grad_c_ptr, gx_ptr, w_ptr, bn_w_ptr,
     w_sums = tl.zeros([BLOCK_C, KKP], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         h = s // W
         w = s % W
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         conv = _funnel_conv(x_ptr, w_ptr, c, c_ok, h, w, s_ok, C, S, H, W, KS,
@@ -397,17 +389,10 @@ class _Triton:
             inp.c, inp.s, inp.channels_last, FUNNEL,
             programs_per_sample(inp.x.device, inp.n) if parallel else None)
         args = dict(
-            C=inp.c,
-            S=inp.s,
+            row_launch(inp, tiles),
             H=x.shape[2],
             W=x.shape[3],
-            CHUNK=tiles.chunk_size,
-            KS=weight.shape[-1],
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            KS=weight.shape[-1])
         return inp, tiles, args
 
     @classmethod
@@ -636,16 +621,7 @@ class _Torch:
         return grad_x.add_(grad_input), grad_weight, sums
 
 
-_PASSES = {
-    'triton': _Triton(),
-    'compiled': _Torch('compiled'),
-    'eager': _Torch('eager'),
-}
-
-
-def _passes(x: Tensor, layer: Optional[str] = None):
-    return _PASSES[kernel_form(x.device, layer)]
-
+_passes = FormPasses(_Triton(), _Torch)
 
 # --------------------------------------------------------- the one node
 

@@ -35,7 +35,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .backend import kernel_form, torch_kernel
+from .backend import FormPasses, torch_kernel
 from .grad_checks import check_no_double_backward, records_graph
 from .hyper_network import HyperNetwork
 from .layout import acc_dtype, as_3d, from_3d, per_channel, per_position
@@ -45,11 +45,11 @@ from .spatial_attention import (attention, attention_gamma, torch_attention,
                                 torch_attention_backward, torch_softmax_stats,
                                 triton_attention_backward,
                                 triton_softmax_stats)
-from .triton_support import (REDUCE, STREAM, TileShape, acc_type,
-                             chunk_positions, column_positions, column_tiling,
-                             kernel_input, match_layout, next_power_of_2,
-                             partial_index, programs_per_sample, row_channels,
-                             row_sample, row_tiling, sample_start,
+from .triton_support import (REDUCE, STREAM, TileShape, column_launch,
+                             column_positions, column_tiling, kernel_input,
+                             match_layout, next_power_of_2, partial_index,
+                             programs_per_sample, row_channels, row_launch,
+                             row_sample, row_tile, row_tiling, sample_start,
                              tile_offsets, tl, triton)
 
 #: tiles of DY-ReLU-C's column pass, which keeps per-channel sums of each
@@ -180,10 +180,8 @@ def _forward_kernel(x_ptr, y_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
     y_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         y, _, _ = _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr,
                               lambda_a, lambda_b, c_ok, K, ACC)
@@ -211,9 +209,8 @@ def _sums_kernel(x_ptr, g_ptr, theta_ptr, init_a_ptr, init_b_ptr, lambda_a,
     sums_b = tl.zeros([BLOCK_C, KP], dtype=ACC)
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         _, winner, _ = _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr,
@@ -290,10 +287,8 @@ def _input_gradient_kernel(x_ptr, g_ptr, gx_ptr, theta_ptr, init_a_ptr,
     gx_ptr += start
     first = tl.program_id(1) * CHUNK
     for position in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(position, BLOCK_S)
-        s_ok = s < S
-        mask = c_ok[:, None] & s_ok[None, :]
-        offsets = tile_offsets(c, s, C, S, CHANNELS_LAST)
+        s, s_ok, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                          CHANNELS_LAST)
         x = tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
         grad = tl.load(g_ptr + offsets, mask=mask, other=0).to(ACC)
         _, _, slope = _best_piece(x, theta_ptr, row, init_a_ptr, init_b_ptr,
@@ -377,16 +372,9 @@ class _Triton:
             y_ptr=y,
             **_piece_args(theta, pieces),
             **_attention_args(attn, inp.s),
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             SHARED=_shared(theta, pieces),
             HAS_PI=attn is not None,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return y
 
     @staticmethod
@@ -403,16 +391,9 @@ class _Triton:
             g_ptr=grad_y,
             **_piece_args(theta, pieces),
             partial_ptr=partial,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             KP=next_power_of_2(pieces.k),
             SHARED=shared,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         return _theta_from_sums(partial, shared)
 
     @staticmethod
@@ -433,14 +414,8 @@ class _Triton:
             **_attention_args(attn, inp.s),
             partial_ptr=partial,
             grad_pi_ptr=grad_pi,
-            C=inp.c,
-            S=inp.s,
             KP=next_power_of_2(pieces.k),
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **column_launch(inp, tiles))
         grad_z = triton_attention_backward(grad_pi, attn.z, attn.stats,
                                            attn.temperature)
         return _theta_from_sums(partial, False), grad_z
@@ -472,19 +447,12 @@ class _Triton:
             d_z_ptr=d_z,
             w_ptr=weight,
             w_partial_ptr=w_partial,
-            C=inp.c,
-            S=inp.s,
-            CHUNK=tiles.chunk_size,
             inv_s=1.0 / inp.s,
             SHARED=_shared(theta, pieces),
             HAS_PI=attn is not None,
             POOLED=d_mean is not None,
             PROJECTED=projected,
-            BLOCK_C=tiles.block_c,
-            BLOCK_S=tiles.block_s,
-            CHANNELS_LAST=inp.channels_last,
-            ACC=acc_type(inp.x.dtype),
-            num_warps=tiles.warps)
+            **row_launch(inp, tiles))
         grad_weight = None
         if projected:
             grad_weight = w_partial.sum(
@@ -653,16 +621,7 @@ class _Torch:
                                      weight)
 
 
-_PASSES = {
-    'triton': _Triton(),
-    'compiled': _Torch('compiled'),
-    'eager': _Torch('eager'),
-}
-
-
-def _passes(x: Tensor, layer: Optional[str] = None):
-    return _PASSES[kernel_form(x.device, layer)]
-
+_passes = FormPasses(_Triton(), _Torch)
 
 # --------------------------------------------------------- the one node
 

@@ -16,10 +16,10 @@ from torch import Tensor
 
 from .backend import torch_kernel
 from .layout import acc_dtype, as_3d
-from .triton_support import (REDUCE, STREAM, KernelInput, acc_type,
-                             chunk_positions, column_positions, column_tiling,
-                             partial_index, programs_per_sample, row_channels,
-                             row_sample, row_tiling, sample_start,
+from .triton_support import (REDUCE, STREAM, KernelInput, column_launch,
+                             column_positions, column_tiling, partial_index,
+                             programs_per_sample, row_channels, row_launch,
+                             row_sample, row_tile, row_tiling, sample_start,
                              tile_offsets, tl, triton)
 
 # ---------------------------------------------------------------- Triton
@@ -42,13 +42,10 @@ def _mean_kernel(x_ptr, partial_ptr, C, S, CHUNK, inv_s, BLOCK_C: tl.constexpr,
     x_ptr += sample_start(n, C, S)
     total = tl.zeros([BLOCK_C, BLOCK_S], dtype=ACC)
     first = tl.program_id(1) * CHUNK
-    for start in range(first, first + CHUNK, BLOCK_S):
-        s = chunk_positions(start, BLOCK_S)
-        mask = c_ok[:, None] & (s < S)[None, :]
-        total += tl.load(
-            x_ptr + tile_offsets(c, s, C, S, CHANNELS_LAST),
-            mask=mask,
-            other=0).to(ACC)
+    for position in range(first, first + CHUNK, BLOCK_S):
+        _, _, mask, offsets = row_tile(position, c, c_ok, C, S, BLOCK_S,
+                                       CHANNELS_LAST)
+        total += tl.load(x_ptr + offsets, mask=mask, other=0).to(ACC)
     tl.store(
         partial_ptr + partial_index(n, c, C),
         tl.sum(total, axis=1) * inv_s,
@@ -97,15 +94,8 @@ def triton_mean(inp: KernelInput) -> Tensor:
     _mean_kernel[tiles.grid(inp.n)](
         x_ptr=inp.x,
         partial_ptr=partial,
-        C=inp.c,
-        S=inp.s,
-        CHUNK=tiles.chunk_size,
         inv_s=1.0 / inp.s,
-        BLOCK_C=tiles.block_c,
-        BLOCK_S=tiles.block_s,
-        CHANNELS_LAST=inp.channels_last,
-        ACC=acc_type(inp.x.dtype),
-        num_warps=tiles.warps)
+        **row_launch(inp, tiles))
     return _sum_partials(partial)
 
 
@@ -123,14 +113,8 @@ def triton_mean_projection(inp: KernelInput, weight: Tensor,
         b_ptr=bias,
         partial_ptr=partial,
         z_ptr=z,
-        C=inp.c,
-        S=inp.s,
         inv_s=1.0 / inp.s,
-        BLOCK_C=tiles.block_c,
-        BLOCK_S=tiles.block_s,
-        CHANNELS_LAST=inp.channels_last,
-        ACC=acc_type(inp.x.dtype),
-        num_warps=tiles.warps)
+        **column_launch(inp, tiles))
     return _sum_partials(partial), z
 
 

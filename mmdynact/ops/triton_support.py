@@ -135,9 +135,15 @@ def row_channels(C, BLOCK_C: tl.constexpr):
 
 
 @triton.jit
-def chunk_positions(start, BLOCK_S: tl.constexpr):
-    """The positions of the tile that starts at ``start``."""
-    return start + tl.arange(0, BLOCK_S)
+def row_tile(start, c, c_ok, C, S, BLOCK_S: tl.constexpr,
+             CHANNELS_LAST: tl.constexpr):
+    """The tile of a row program that starts at position ``start``: its
+    positions ``s``, which of them exist, the tile's mask and its offsets
+    within the sample."""
+    s = start + tl.arange(0, BLOCK_S)
+    s_ok = s < S
+    return (s, s_ok, c_ok[:, None] & s_ok[None, :],
+            tile_offsets(c, s, C, S, CHANNELS_LAST))
 
 
 @triton.jit
@@ -316,6 +322,25 @@ def column_tiling(c: int, s: int, channels_last: bool,
     """Column tiles for ``(N, C, S)`` in the given layout."""
     block_c, block_s = shape.blocks(c, s, channels_last)
     return ColumnTiling(block_c, block_s, -(-s // block_s), shape.warps)
+
+
+def row_launch(inp: KernelInput, tiles: RowTiling) -> dict:
+    """The launch arguments every row kernel takes: sizes, tiles, layout,
+    the type to compute in and the warps."""
+    return dict(column_launch(inp, tiles), CHUNK=tiles.chunk_size)
+
+
+def column_launch(inp: KernelInput, tiles) -> dict:
+    """The launch arguments every column kernel takes (see
+    :func:`row_launch`)."""
+    return dict(
+        C=inp.c,
+        S=inp.s,
+        BLOCK_C=tiles.block_c,
+        BLOCK_S=tiles.block_s,
+        CHANNELS_LAST=inp.channels_last,
+        ACC=acc_type(inp.x.dtype),
+        num_warps=tiles.warps)
 
 
 def clear_tiling_caches() -> None:
