@@ -564,9 +564,9 @@ def _torch_norm_backward(x: Tensor, grad_y: Tensor, conv: Tensor,
     sum_gtc = (grad_t * c_hat).sum((0, 2, 3))
     if batch_stats:
         count = conv.numel() // conv.shape[1]
-        grad_t = (
-            grad_t - sum_gt.view(view) / count - c_hat *
-            (sum_gtc.view(view) / count))
+        mean_gt = sum_gt.view(view) / count
+        mean_gtc = sum_gtc.view(view) / count
+        grad_t = grad_t - mean_gt - c_hat * mean_gtc
     grad_c = (grad_t * (gamma * invstd).view(view)).to(x.dtype)
     return grad_x, grad_c, torch.stack([sum_gt, sum_gtc])
 

@@ -271,12 +271,15 @@ class _Explicit(HyperNetwork):
                                                [not last, need_w, need_b])
             else:
                 d_matrix = _as_matrix(d)
-                grad_w = (
-                    torch.mm(d_matrix.t(), _as_matrix(state.tensor)).view_as(
-                        step.weight) if need_w else None)
-                grad_b = d_matrix.sum(0) if need_b else None
-                d_v = None if last else _like(
-                    torch.mm(d_matrix, _as_matrix(step.weight)), state.tensor)
+                grad_w = grad_b = d_v = None
+                if need_w:
+                    grad_w = torch.mm(d_matrix.t(), _as_matrix(state.tensor))
+                    grad_w = grad_w.view_as(step.weight)
+                if need_b:
+                    grad_b = d_matrix.sum(0)
+                if not last:
+                    d_input = torch.mm(d_matrix, _as_matrix(step.weight))
+                    d_v = _like(d_input, state.tensor)
             if need_w:
                 grads[index] = grad_w
             if need_b:

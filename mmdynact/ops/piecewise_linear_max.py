@@ -433,10 +433,10 @@ class _Triton:
             inp.c, inp.s, inp.channels_last, STREAM,
             programs_per_sample(inp.x.device, inp.n) if projected else None)
         grad_x = torch.empty_like(inp.x)
-        w_partial = (
-            inp.x.new_empty(
-                (inp.n, inp.c,
-                 tiles.chunks), dtype=acc_dtype(inp.x)) if projected else None)
+        w_partial = None
+        if projected:
+            w_partial = inp.x.new_empty((inp.n, inp.c, tiles.chunks),
+                                        dtype=acc_dtype(inp.x))
         _input_gradient_kernel[tiles.grid(inp.n)](
             x_ptr=inp.x,
             g_ptr=grad_y,
