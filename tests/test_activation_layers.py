@@ -281,3 +281,14 @@ def test_inplace_is_accepted_and_ignored(cls):
     before = x.clone()
     layer(x)
     assert torch.equal(x, before)
+
+
+def test_bad_meta_acon_and_frelu_arguments():
+    for bad in (0, -2, 1.5):
+        with pytest.raises(
+                ValueError, match='MetaAconC: r must be a positive int'):
+            MetaAconC(C, r=bad)
+    with pytest.raises(ValueError, match='FReLU: norm_cfg must be a dict'):
+        FReLU(C, norm_cfg=None)
+    with pytest.raises(ValueError, match='MetaAconC: with_norm=True needs'):
+        MetaAconC(C, with_norm=True, norm_cfg=None)

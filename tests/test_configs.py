@@ -199,3 +199,17 @@ def test_every_norm_of_a_cityscapes_model_is_sync_bn(path):
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
         and not isinstance(module, torch.nn.SyncBatchNorm)
     ] == []
+
+
+def test_meta_acon_detector_trains_at_one_image_per_gpu():
+    # the backbone's norm_eval keeps the switching networks' batch norms in
+    # eval mode, so a batch of one trains (mmdet at 1 image per GPU)
+    cfg = without_checkpoint(
+        load(REPO / 'configs/acon/retinanet_r50-meta-acon_fpn_1x_coco.py'))
+    assert cfg.model.backbone.norm_eval
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        backbone = MODELS.build(cfg.model.backbone)
+    backbone.train()
+    x = torch.randn(1, 3, 64, 64, requires_grad=True)
+    sum(feature.square().mean() for feature in backbone(x)).backward()
+    assert torch.isfinite(x.grad).all()
