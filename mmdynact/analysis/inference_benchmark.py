@@ -21,8 +21,9 @@ run their passes without an autograd node), with bf16/fp16 under autocast:
 
 Each variant's first call (compilation, Triton's probe) is timed on its
 own, all of them before any timing; then come warm-up rounds and timed
-rounds, in each of which the variants (of one layer, or of all models) run
-one after another, so machine noise hits them alike. A time
+rounds, in each of which all variants of all layers (or of all models) run
+one after another, so machine noise (a burst of other work) hits them
+alike, and only some of the rounds. A time
 is the *best* (minimum) of the timed rounds: on a shared machine, noise
 only ever adds time. On CUDA every call is synchronised, and each layer
 time has its *host time* beside it (how long Python took to issue it).
@@ -154,21 +155,27 @@ def benchmark_layers(
         check_triton(device)
     names = list(fused_activations()) if layers is None else list(layers)
     generator = torch.Generator(device).manual_seed(0)
-    x = torch.randn(tuple(shape), device=device, generator=generator)
-    calls = {
-        name: layer_calls(ACTIVATIONS[name], x.to(dtype), forms)
+    x = torch.randn(tuple(shape), device=device, generator=generator).to(dtype)
+    calls: Dict[Hashable, Callable[[], object]] = {
+        (name, form): call
         for name in names
+        for form, call in layer_calls(ACTIVATIONS[name], x, forms).items()
     }
     with torch.inference_mode(), autocast_for(dtype, device):
-        # every layer compiles before any is timed
-        first = {
-            name: first_calls(call, device)
-            for name, call in calls.items()
-        }
-        return [
-            LayerLatency(name, *best_times(call, device, warmup, repeats),
-                         first[name]) for name, call in calls.items()
-        ]
+        first = first_calls(calls, device)
+        walls, hosts = best_times(calls, device, warmup, repeats)
+    return [
+        LayerLatency(name, _of_layer(walls, name), _of_layer(hosts, name),
+                     _of_layer(first, name)) for name in names
+    ]
+
+
+def _of_layer(values: Dict[Hashable, float], name: str) -> Dict[str, float]:
+    """``form -> value`` of layer ``name`` in ``(layer, form) -> value``."""
+    return {
+        form: value
+        for (layer, form), value in values.items() if layer == name
+    }
 
 
 def layer_verdict(result: LayerLatency, device: torch.device,
