@@ -15,7 +15,7 @@ from tests.test_benchmark_tools import run_tool, table_cells, table_rows
 
 FUSED = list(fused_activations())
 ACON = 'configs/acon/resnet50_acon-c_8xb32_in1k.py'
-RELU = 'configs/acon/resnet50_relu_8xb32_in1k.py'
+BASELINE = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'  # a baseline, upstream
 CPU = torch.device('cpu')
 
 
@@ -71,7 +71,7 @@ def test_inference_tool_times_layers_and_models(tmp_path):
         '--configs',
         ACON,
         '--baseline',
-        RELU,
+        BASELINE,
         '--batch',
         '1',
         '--size',
@@ -104,11 +104,11 @@ def test_inference_tool_times_layers_and_models(tmp_path):
     ]
     models = {
         row[0]: dict(zip(header, row))
-        for row in table_rows(out, [RELU, ACON])
+        for row in table_rows(out, [BASELINE, ACON])
     }
-    assert list(models) == [RELU, ACON]  # the baseline first
-    assert models[RELU]['vs baseline'] == 'baseline'
-    assert models[RELU]['formula ms'] == '-'  # no mmdynact layers
+    assert list(models) == [BASELINE, ACON]  # the baseline first
+    assert models[BASELINE]['vs baseline'] == 'baseline'
+    assert models[BASELINE]['formula ms'] == '-'  # no mmdynact layers
     acon = models[ACON]
     assert all(
         float(acon[f'{variant} ms']) > 0
@@ -120,7 +120,7 @@ def test_inference_tool_times_layers_and_models(tmp_path):
     assert set(
         report['layers']['results'][0]['ms']) == {'eager', 'plain', 'relu'}
     base, ours = report['models']['results']
-    assert base['config'] == RELU and base['vs_baseline'] == 1.0
+    assert base['config'] == BASELINE and base['vs_baseline'] == 1.0
     assert ours['model_over_formula'] == pytest.approx(ours['ms']['model'] /
                                                        ours['ms']['formula'])
     assert float(acon['model / relu twin'].rstrip('x')) == pytest.approx(
