@@ -260,6 +260,11 @@ def layer_report(result: LayerLatency, device: torch.device,
         met=layer_verdict(result, device, dtype))
 
 
+def _has_activations(model: nn.Module) -> bool:
+    """Whether ``model`` has mmdynact activation layers."""
+    return any(isinstance(m, ChannelActivation) for m in model.modules())
+
+
 def _model_calls(cfg: Config, batch: int, shape: Tuple[int, int],
                  device: torch.device) -> Dict[str, Callable[[], object]]:
     """The variants of ``cfg``'s model (see the module docstring) as calls
@@ -268,11 +273,8 @@ def _model_calls(cfg: Config, batch: int, shape: Tuple[int, int],
     inputs = model.data_preprocessor(
         synthetic_batch(cfg, batch, shape), training=False)['inputs']
     forward = TensorForward(model)
-    calls: Dict[str, Callable[[],
-                              object]] = dict(model=lambda: forward(inputs))
-    if any(
-            isinstance(module, ChannelActivation)
-            for module in model.modules()):
+    calls = {'model': lambda: forward(inputs)}
+    if _has_activations(model):
         twin = TensorForward(relu_twin(model))
 
         def formula() -> object:
