@@ -29,9 +29,7 @@ Before timing, each layer is used the ways a process mixes them (float64,
 float32 training and evaluation, bf16 autocast, channels-last, odd sizes)
 in its main form, so the times show that the fast path survives such use.
 """
-import contextlib
 import statistics
-import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import torch
@@ -41,6 +39,7 @@ from mmdynact import ops
 from mmdynact.models.activations import ACTIVATIONS
 from mmdynact.ops import triton_support
 from mmdynact.testing import saved_tensor_bytes
+from .timing import autocast_for, milliseconds, timed
 
 #: every form a layer can be timed in, in table order
 FORMS = ('triton', 'compiled', 'eager', 'plain', 'relu')
@@ -107,17 +106,6 @@ def main_form(forms: Sequence[str], device: torch.device) -> Optional[str]:
     return kernel_forms[0] if kernel_forms else None
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _autocast(x: Tensor):
-    if x.dtype in (torch.bfloat16, torch.float16):
-        return torch.autocast(x.device.type, dtype=x.dtype)
-    return contextlib.nullcontext()
-
-
 def _in_form(layer: nn.Module, form: str) -> Callable[[Tensor], Tensor]:
 
     def run(x: Tensor) -> Tensor:
@@ -130,14 +118,13 @@ def _in_form(layer: nn.Module, form: str) -> Callable[[Tensor], Tensor]:
 def _call(fn: Callable[[Tensor], Tensor], x: Tensor, grad: Tensor):
     """``(wall s, host s)`` of one forward + backward on a fresh leaf."""
     leaf = x.detach().requires_grad_()
-    _synchronize(x.device)
-    start = time.perf_counter()
-    with _autocast(x):
-        y = fn(leaf)
-    y.backward(grad)
-    host = time.perf_counter() - start
-    _synchronize(x.device)
-    return time.perf_counter() - start, host
+
+    def step() -> None:
+        with autocast_for(x.dtype, x.device):
+            y = fn(leaf)
+        y.backward(grad)
+
+    return timed(step, x.device)
 
 
 def use_in_mixed_ways(layer: nn.Module, form: str,
@@ -166,7 +153,7 @@ def use_in_mixed_ways(layer: nn.Module, form: str,
 
 
 def _saved_memory(fn: Callable[[Tensor], Tensor], x: Tensor) -> float:
-    with _autocast(x):
+    with autocast_for(x.dtype, x.device):
         saved, _ = saved_tensor_bytes(fn, x.detach().requires_grad_())
     return saved / (x.numel() * x.element_size())
 
@@ -220,8 +207,9 @@ def _targets(name: str, device: torch.device):
     return spec.cpu_time_target, ('compiled', 'plain')
 
 
-def _missing(result: Measurement, forms: Sequence[str]) -> Optional[str]:
-    """``'needs --forms a,b'`` for those of ``forms`` not timed, or None."""
+def missing_forms(result, forms: Sequence[str]) -> Optional[str]:
+    """``'needs --forms a,b'`` for those of ``forms`` that ``result`` (a
+    layer's, with ``times`` per form) has not timed, or None."""
     missing = [form for form in forms if form not in result.times]
     return f'needs --forms {",".join(missing)}' if missing else None
 
@@ -233,7 +221,7 @@ def verdict(result: Measurement, device: torch.device) -> str:
     if ACTIVATIONS[result.name].spec.reference_only:
         return 'reference only'
     target, compared = _targets(result.name, device)
-    missing = _missing(result, compared)
+    missing = missing_forms(result, compared)
     if missing:
         return missing
     fast = result.times[compared[0]] / result.times[compared[1]] <= target
@@ -253,18 +241,16 @@ def target_text(name: str, device: torch.device) -> str:
     return f'<= {target}x {reference}'
 
 
-def _ratio(result: Measurement, form: str, reference: str) -> str:
+def ratio_text(result, form: str, reference: str) -> str:
+    """``'0.50x'``: the time of ``form`` over ``reference`` in ``result``
+    (a layer's, with ``name`` and ``times`` per form); ``'-'`` for a
+    reference-only layer, or what is missing."""
     if ACTIVATIONS[result.name].spec.reference_only:
         return '-'
-    missing = _missing(result, (form, reference))
+    missing = missing_forms(result, (form, reference))
     if missing:
         return missing
     return f'{result.times[form] / result.times[reference]:.2f}x'
-
-
-def _milliseconds(seconds: float) -> str:
-    milliseconds = seconds * 1e3
-    return f'{milliseconds:.{3 if milliseconds < 10 else 1}f}'
 
 
 def table(results: List[Measurement], forms: Sequence[str],
@@ -286,12 +272,12 @@ def table(results: List[Measurement], forms: Sequence[str],
         row = [r.name]
         for form in forms:
             timed = form in r.times
-            row.append(_milliseconds(r.times[form]) if timed else '-')
+            row.append(milliseconds(r.times[form]) if timed else '-')
             if cuda:
                 row.append(f'{r.host_times[form] * 1e6:.0f}' if timed else '-')
         row += [
-            _ratio(r, target, 'plain'),
-            _ratio(r, target, 'relu'),
+            ratio_text(r, target, 'plain'),
+            ratio_text(r, target, 'relu'),
             target_text(r.name, device),
             '-' if r.memory is None else f'{r.memory:.2f}x',
             f'{r.plain_memory:.2f}x',

@@ -1,8 +1,9 @@
-"""Build a config's model for complexity analysis."""
+"""Build a config's model for complexity analysis and the benchmarks."""
 from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, DefaultScope
 from torch import Tensor, nn
 
@@ -55,3 +56,19 @@ def model_for_analysis(
         model = MODELS.build(cfg.model)
     height, width = shape or DEFAULT_SHAPES[scope]
     return TensorForward(model).eval(), (torch.randn(1, 3, height, width), )
+
+
+def model_to_run(cfg: Config, shape: Tuple[int, int],
+                 device: torch.device) -> nn.Module:
+    """The model of ``cfg`` (random weights) as the benchmarks run it on
+    ``device``: with the config's data preprocessor (mmpretrain's configs
+    keep it at the top level), mmseg's padded to ``shape = (H, W)``, and
+    SyncBN as plain BN off CUDA (one process). ``cfg`` is updated so."""
+    if cfg.get('data_preprocessor') is not None:
+        cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
+    if cfg.get('default_scope') == 'mmseg':  # it pads every image to the crop
+        cfg.model.data_preprocessor.size = tuple(shape)
+    model = model_for_analysis(cfg, shape)[0].model
+    if device.type != 'cuda':
+        model = revert_sync_batchnorm(model)
+    return model.to(device)

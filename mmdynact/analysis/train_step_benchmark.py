@@ -16,13 +16,13 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from .from_config import DEFAULT_SHAPES, model_for_analysis
+from .from_config import DEFAULT_SHAPES, model_to_run
 from .synthetic_batch import synthetic_batch
+from .timing import synchronize
 
 AMP_DTYPES = dict(bf16=torch.bfloat16, fp16=torch.float16, none=None)
 
@@ -40,11 +40,6 @@ class StepTiming(NamedTuple):
     #: peak memory of a step (CUDA only): the model's parameters and
     #: optimizer state, and the most the step allocated on top
     peak_memory_gib: Optional[float]
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def _resident_bytes(model: nn.Module, optimizer) -> int:
@@ -72,14 +67,7 @@ class TrainStep:
                  device: torch.device, amp: str) -> None:
         scope = cfg.get('default_scope')
         shape = tuple(shape or DEFAULT_SHAPES[scope])
-        if cfg.get('data_preprocessor') is not None:  # mmpretrain's configs
-            cfg.model.setdefault('data_preprocessor', cfg.data_preprocessor)
-        if scope == 'mmseg':  # it pads every image to the crop size
-            cfg.model.data_preprocessor.size = shape
-        model: nn.Module = model_for_analysis(cfg, shape)[0].model
-        if device.type != 'cuda':  # single process: SyncBN is plain BN
-            model = revert_sync_batchnorm(model)
-        self.model = model.to(device).train()
+        self.model = model_to_run(cfg, shape, device).train()
         self.device = device
         self.amp = AMP_DTYPES[amp]
         optim_cfg = copy.deepcopy(cfg.optim_wrapper)
@@ -123,13 +111,13 @@ def benchmark(configs: Dict[str, Config],
     peaks: Dict[str, int] = {}
     for round_ in range(warmup + iters):
         for name, step in steps.items():
-            _synchronize(device)
+            synchronize(device)
             if device.type == 'cuda':
                 torch.cuda.reset_peak_memory_stats(device)
                 before = torch.cuda.memory_allocated(device)
             start = time.perf_counter()
             host = step()
-            _synchronize(device)
+            synchronize(device)
             if round_ >= warmup:
                 walls[name].append(time.perf_counter() - start)
                 hosts[name].append(host)

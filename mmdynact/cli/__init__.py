@@ -13,6 +13,10 @@ Each ``tools/*.py`` is a thin wrapper that calls a function here:
 * ``analysis_tools/benchmark_train_step.py``: :mod:`.benchmark_train_step`
   (full training steps of configs against a baseline config; the measuring
   in :mod:`mmdynact.analysis.train_step_benchmark`);
+* ``analysis_tools/benchmark_inference.py``: :mod:`.benchmark_inference`
+  (inference latency of each layer against its plain formula and ReLU, and
+  of configs' models against their formula and ReLU variants; the
+  measuring in :mod:`mmdynact.analysis.inference_benchmark`);
 * ``deployment/pytorch2onnx.py``: :mod:`.pytorch2onnx`;
 * ``dataset_converters/make_tiny_datasets.py``: :mod:`.make_tiny_datasets`;
 * ``model_converters/*.py``: :mod:`.convert`.

@@ -2,8 +2,6 @@
 in the chosen forms (its kernels in Triton, compiled or eager, its plain
 formula) and ReLU (see :mod:`mmdynact.analysis.activation_benchmark`)."""
 import argparse
-import os
-import tempfile
 from typing import List, Optional, Sequence
 
 import torch
@@ -13,9 +11,10 @@ from mmdynact.analysis.activation_benchmark import (DTYPES, FORMS, benchmark,
                                                     default_forms, main_form,
                                                     table, target_form)
 from mmdynact.models.activations import ACTIVATIONS
+from .compile_caches import add_warm_cache, use_compile_caches
 
 
-def _form_list(text: str) -> List[str]:
+def form_list(text: str) -> List[str]:
     """``--forms triton,eager`` -> ``['triton', 'eager']``."""
     return [form.strip() for form in text.split(',') if form.strip()]
 
@@ -28,7 +27,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
         '--forms',
-        type=_form_list,
+        type=form_list,
         metavar='FORM[,FORM...]',
         help=f'forms to time, from {",".join(FORMS)}: triton, compiled '
         '(inductor) and eager run the layer\'s kernels, plain its formula, '
@@ -60,12 +59,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='skip running each layer in float64, float32 '
         'train/eval, bf16 autocast, channels-last and odd '
         'sizes before timing it')
-    parser.add_argument(
-        '--warm-cache',
-        action='store_true',
-        help="reuse inductor's and Triton's on-disk caches "
-        'of compiled kernels (first calls then skip most '
-        'compilation)')
+    add_warm_cache(parser)
     args = parser.parse_args(argv)
     try:
         args.forms = check_forms(
@@ -77,10 +71,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    if not args.warm_cache:
-        cache = tempfile.mkdtemp(prefix='mmdynact-benchmark-')
-        os.environ['TORCHINDUCTOR_CACHE_DIR'] = os.path.join(cache, 'inductor')
-        os.environ['TRITON_CACHE_DIR'] = os.path.join(cache, 'triton')
+    use_compile_caches(args.warm_cache)
     device = torch.device(args.device)
     forms = args.forms
     if 'triton' in forms:

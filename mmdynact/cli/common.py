@@ -49,10 +49,11 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
         'as key="[a,b]" (quotes needed, no spaces)')
 
 
-def add_input_size(parser: argparse.ArgumentParser) -> None:
-    """``--shape H W``, a model's input size."""
+def add_input_size(parser: argparse.ArgumentParser,
+                   flag: str = '--shape') -> None:
+    """``--shape H W`` (or ``flag``), a model's input size."""
     parser.add_argument(
-        '--shape',
+        flag,
         type=int,
         nargs=2,
         metavar=('H', 'W'),

@@ -3,7 +3,7 @@ from .acon import AconA, AconB, AconC, MetaAconC
 from .base import ChannelActivation
 from .channel_inference import (activation_channels, build_activation,
                                 patch_conv_module)
-from .dispatch import exporting, staged
+from .dispatch import exporting, formulas, staged
 from .dyrelu import DyReLUA, DyReLUB, DyReLUC
 from .frelu import FReLU
 from .registry import (ACTIVATIONS, fused_activations, register_activation,
@@ -17,5 +17,5 @@ __all__ = [
     'register_activation', 'unregister_activation', 'ChannelActivation',
     'DyReLUA', 'DyReLUB', 'DyReLUC', 'FReLU', 'AconA', 'AconB', 'AconC',
     'MetaAconC', 'activation_channels', 'build_activation',
-    'patch_conv_module', 'exporting', 'staged'
+    'patch_conv_module', 'exporting', 'formulas', 'staged'
 ]

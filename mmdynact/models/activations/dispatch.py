@@ -14,7 +14,9 @@
   nodes, an ONNX graph would need a custom domain, a saved trace cannot
   hold Python ops), and for inputs without elements (an image without
   proposals hands mmdet's RoI heads ``N = 0``): autograd gives the empty
-  output and zero-size gradients of every parameter.
+  output and zero-size gradients of every parameter; and in code enclosed
+  by :func:`formulas` (the inference benchmark times a whole model that
+  way, against its kernels).
 """
 import contextlib
 from typing import Iterator
@@ -23,6 +25,7 @@ import torch
 from torch import Tensor
 
 _staged = 0
+_formulas = 0
 
 
 @contextlib.contextmanager
@@ -41,6 +44,17 @@ def runs_staged() -> bool:
     return bool(_staged) or torch.compiler.is_compiling()
 
 
+@contextlib.contextmanager
+def formulas() -> Iterator[None]:
+    """Run every layer's plain formula in the enclosed code."""
+    global _formulas
+    _formulas += 1
+    try:
+        yield
+    finally:
+        _formulas -= 1
+
+
 def exporting() -> bool:
     """Whether a model is being exported or traced now: under
     ``torch.onnx.export`` (both exporters), ``torch.export`` and
@@ -54,4 +68,4 @@ def exporting() -> bool:
 
 def runs_formula(x: Tensor) -> bool:
     """Whether a layer takes its plain formula for ``x``."""
-    return x.numel() == 0 or exporting()
+    return x.numel() == 0 or bool(_formulas) or exporting()
