@@ -292,3 +292,19 @@ def test_bad_meta_acon_and_frelu_arguments():
         FReLU(C, norm_cfg=None)
     with pytest.raises(ValueError, match='MetaAconC: with_norm=True needs'):
         MetaAconC(C, with_norm=True, norm_cfg=None)
+
+
+@pytest.mark.parametrize('form', ['eager', 'compiled'])
+def test_frelu_inference_follows_changed_statistics(form):
+    # evaluation folds the batch norm into the conv once, and again after
+    # any of its tensors changes in place (optimizer step, load_state_dict)
+    layer = make(FReLU).eval()
+    x = random_input()
+    with ops.use_backend(form), torch.inference_mode():
+        torch.testing.assert_close(layer(x), layer.formula(x))
+        with torch.no_grad():
+            layer.funnel_norm.running_var.mul_(3.0)
+            layer.funnel_conv.weight.add_(0.5)
+        torch.testing.assert_close(layer(x), layer.formula(x))
+        layer.load_state_dict(make(FReLU).state_dict())
+        torch.testing.assert_close(layer(x), layer.formula(x))

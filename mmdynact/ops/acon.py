@@ -579,10 +579,29 @@ def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
     """
     p1, p2, beta, network = layer_parameters
     parameters = () if network is None else network.parameters
-    if not records_graph(x, p1, p2, beta, *parameters):
-        return acon_forward(
-            _passes(x, layer), x, p1, p2, beta, network, layer)[0]
-    return AconFunction.apply(x, p1, p2, beta, network, layer, *parameters)
+    if records_graph(x, p1, p2, beta, *parameters):
+        return AconFunction.apply(x, p1, p2, beta, network, layer, *parameters)
+    dtype = (parameters or (beta, ))[0].dtype
+    if x.dtype == dtype and _passes.in_place_inference(x, layer):
+        if network is not None:
+            logits, _ = network.forward(x.mean((2, 3)))
+            beta = torch.sigmoid(logits)[:, :, None, None]
+        return _in_place_inference(x, p1, p2, beta)
+    return acon_forward(_passes(x, layer), x, p1, p2, beta, network, layer)[0]
+
+
+def _in_place_inference(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
+                        beta: Tensor) -> Tensor:
+    """``y`` without autograd in three or four element-wise aten ops, the
+    temporaries reused: ``u = (p1 - p2) x``, ``y = u sigmoid(beta u) + p2
+    x`` (ACON-A: ``x sigmoid(beta x)``)."""
+    u = x
+    if p1 is not None or p2 is not None:
+        dp = 1.0 - p2 if p1 is None else (p1 if p2 is None else p1 - p2)
+        u = x * dp
+    y = u * beta
+    y.sigmoid_().mul_(u)
+    return y if p2 is None else y.addcmul_(p2, x)
 
 
 def acon_op(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],

@@ -135,6 +135,19 @@ def _decide(backend: str, device: torch.device) -> str:
     return 'eager'
 
 
+#: the fewest elements for which a call of the compiled torch form without
+#: autograd pays off: below, its fixed cost (dynamo's cache lookup and
+#: guards, about 75 us on a CPU) outweighs what fusing saves
+COMPILED_FROM_ELEMENTS = 1 << 20
+
+
+def inference_in_place(x: torch.Tensor, form: str) -> bool:
+    """Whether a call without autograd on ``x`` in ``form`` is best run as a
+    few in-place aten ops (eager, or compiled on a small input)."""
+    return form == 'eager' or (form == 'compiled'
+                               and x.numel() < COMPILED_FROM_ELEMENTS)
+
+
 class FormPasses:
     """A kernel family's passes in every form: ``passes(x, layer)`` gives
     those of the form ``x``'s device runs (:func:`kernel_form`).
@@ -153,6 +166,12 @@ class FormPasses:
 
     def __call__(self, x: torch.Tensor, layer: Optional[str] = None):
         return self._forms[kernel_form(x.device, layer)]
+
+    def in_place_inference(self,
+                           x: torch.Tensor,
+                           layer: Optional[str] = None) -> bool:
+        """:func:`inference_in_place` for ``x``'s form."""
+        return inference_in_place(x, kernel_form(x.device, layer))
 
 
 def _variant_key(args: tuple) -> tuple:

@@ -25,7 +25,8 @@ backward, the batch norm's sums (batch statistics only); ``grad_c`` (with
 running statistics, also the sums); ``grad_x`` with the weight's sums.
 """
 import math
-from typing import List, NamedTuple, Optional, Tuple
+import weakref
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -536,6 +537,36 @@ def _scale_shift(norm: FunnelNorm, mean: Tensor, var: Tensor,
     return scale, shift, invstd, gamma
 
 
+#: ``id(weight) -> (weak reference, versions, folded conv)`` of each funnel
+#: weight folded with running statistics
+_FOLDED: Dict[int, tuple] = {}
+
+
+def _folded_conv(weight: Tensor, norm: FunnelNorm, mean: Tensor, var: Tensor,
+                 dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    """``(scale w, shift)`` in ``dtype``: the batch norm folded into the
+    depthwise conv, kept while the running statistics and parameters it
+    comes from are unchanged (evaluation)."""
+    versions = None
+    if not norm.batch_stats:
+        sources = (weight, mean, var, norm.weight, norm.bias)
+        versions = (dtype, norm.eps) + tuple(
+            None if t is None else (id(t), t._version) for t in sources)
+        found = _FOLDED.get(id(weight))
+        if (found is not None and found[0]() is weight
+                and found[1] == versions):
+            return found[2]
+    with torch.no_grad():
+        scale, shift, _, _ = _scale_shift(norm, mean, var, acc_dtype(weight))
+        folded = ((weight * scale.view(-1, 1, 1, 1)).to(dtype),
+                  shift.to(dtype))
+    if versions is not None:
+        if id(weight) not in _FOLDED:
+            weakref.finalize(weight, _FOLDED.pop, id(weight), None)
+        _FOLDED[id(weight)] = (weakref.ref(weight), versions, folded)
+    return folded
+
+
 @torch_kernel
 def _torch_moments(conv: Tensor) -> Tuple[Tensor, Tensor]:
     c3, channel_dim = as_3d(conv)
@@ -595,13 +626,12 @@ class _Torch:
                 mean: Tensor, var: Tensor, layer: str) -> Tensor:
         """The batch norm folded into the conv, ``t = DWConv_{scale w}(x) +
         shift``, and the max taken in place: two aten ops, one tensor."""
-        scale, shift, _, _ = _scale_shift(norm, mean, var, acc_dtype(x))
-        folded = (weight * scale.view(-1, 1, 1, 1)).to(x.dtype)
+        folded, shift = _folded_conv(weight, norm, mean, var, x.dtype)
         t = match_layout(
             F.conv2d(
                 x,
                 folded,
-                shift.to(x.dtype),
+                shift,
                 padding=weight.shape[-1] // 2,
                 groups=x.shape[1]), x)
         return torch.maximum(t, x, out=t)
