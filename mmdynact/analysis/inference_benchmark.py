@@ -28,6 +28,7 @@ is the *best* (minimum) of the timed rounds: on a shared machine, noise
 only ever adds time. On CUDA every call is synchronised, and each layer
 time has its *host time* beside it (how long Python took to issue it).
 """
+import random
 from typing import (Callable, Dict, Hashable, List, NamedTuple, Optional,
                     Sequence, Tuple)
 
@@ -92,12 +93,16 @@ def best_times(
         repeats: int) -> Tuple[Dict[Hashable, float], Dict[Hashable, float]]:
     """``(best wall, best host)`` seconds of each call over ``repeats``
     timed rounds after ``warmup`` untimed ones, each round calling them all
-    in turn."""
+    in an order of its own (seeded), so that no call is always the one that
+    finds the caches cold."""
     walls: Dict[Hashable, List[float]] = {key: [] for key in calls}
     hosts: Dict[Hashable, List[float]] = {key: [] for key in calls}
+    order = list(calls)
+    shuffle = random.Random(0).shuffle
     for round_ in range(warmup + repeats):
-        for key, call in calls.items():
-            wall, host = timed(call, device)
+        shuffle(order)
+        for key in order:
+            wall, host = timed(calls[key], device)
             if round_ >= warmup:
                 walls[key].append(wall)
                 hosts[key].append(host)
