@@ -88,6 +88,20 @@ def check_forms(forms: Sequence[str]) -> List[str]:
     return [form for form in FORMS if form in forms]
 
 
+def check_request(layers: Optional[Sequence[str]], forms: Sequence[str],
+                  device: torch.device) -> List[str]:
+    """``forms``, checked: a ValueError for an unknown layer or form, or for
+    ``triton`` where Triton cannot run."""
+    unknown = set(layers or ()) - set(ACTIVATIONS)
+    if unknown:
+        raise ValueError(f'unknown layers {sorted(unknown)}; choose from '
+                         f'{", ".join(ACTIVATIONS)}')
+    forms = check_forms(forms)
+    if 'triton' in forms:
+        check_triton(device)
+    return forms
+
+
 def check_triton(device: torch.device) -> None:
     """A ValueError saying why, if the ``triton`` form cannot run on
     ``device``."""
@@ -298,13 +312,9 @@ def benchmark(shape,
               forms: Optional[Sequence[str]] = None) -> List[Measurement]:
     """Measure every registered layer (or those named in ``layers``) in
     ``forms`` (default: :func:`default_forms`)."""
-    unknown = set(layers or ()) - set(ACTIVATIONS)
-    if unknown:
-        raise ValueError(f'unknown layers {sorted(unknown)}; choose from '
-                         f'{", ".join(ACTIVATIONS)}')
-    forms = check_forms(default_forms(device) if forms is None else forms)
-    if 'triton' in forms:
-        check_triton(device)
+    forms = check_request(layers,
+                          default_forms(device) if forms is None else forms,
+                          device)
     generator = torch.Generator(device).manual_seed(0)
     x = torch.randn(shape, device=device, generator=generator).to(dtype)
     grad = torch.randn(shape, device=device, generator=generator).to(dtype)

@@ -40,9 +40,8 @@ from mmdynact import ops
 from mmdynact.models.activations import (ACTIVATIONS, ChannelActivation,
                                          fused_activations)
 from mmdynact.models.activations.dispatch import formulas
-from .activation_benchmark import (KERNEL_FORMS, check_forms, check_triton,
-                                   main_form, missing_forms, ratio_text,
-                                   target_form)
+from .activation_benchmark import (KERNEL_FORMS, check_request, main_form,
+                                   missing_forms, ratio_text, target_form)
 from .complexity import relu_twin
 from .from_config import DEFAULT_SHAPES, TensorForward, model_to_run
 from .synthetic_batch import synthetic_batch
@@ -151,13 +150,9 @@ def benchmark_layers(
     """Time the layers named in ``layers`` (default: every layer with
     kernels) in ``forms`` (default: :func:`default_forms`) on one random
     input ``shape = (N, C, H, W)``."""
-    unknown = set(layers or ()) - set(ACTIVATIONS)
-    if unknown:
-        raise ValueError(f'unknown layers {sorted(unknown)}; choose from '
-                         f'{", ".join(ACTIVATIONS)}')
-    forms = check_forms(default_forms(device) if forms is None else forms)
-    if 'triton' in forms:
-        check_triton(device)
+    forms = check_request(layers,
+                          default_forms(device) if forms is None else forms,
+                          device)
     names = list(fused_activations()) if layers is None else list(layers)
     generator = torch.Generator(device).manual_seed(0)
     x = torch.randn(tuple(shape), device=device, generator=generator).to(dtype)
