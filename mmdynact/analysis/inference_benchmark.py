@@ -113,6 +113,11 @@ def _best(samples: Dict[Hashable, List[float]]) -> Dict[Hashable, float]:
 
 
 def _in_form(layer: nn.Module, form: str, x: Tensor) -> Callable[[], Tensor]:
+    """``layer(x)`` in ``form``: called as a user calls it where the backend
+    in force runs that form anyway (``auto``'s form of the device), under
+    :func:`~mmdynact.ops.use_backend` otherwise."""
+    if ops.kernel_form(x.device) == form:
+        return lambda: layer(x)
 
     def run() -> Tensor:
         with ops.use_backend(form):

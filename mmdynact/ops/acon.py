@@ -578,16 +578,20 @@ def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
         Tensor shaped, typed and laid out like ``x``.
     """
     p1, p2, beta, network = layer_parameters
-    parameters = () if network is None else network.parameters
-    if records_graph(x, p1, p2, beta, *parameters):
-        return AconFunction.apply(x, p1, p2, beta, network, layer, *parameters)
-    dtype = (parameters or (beta, ))[0].dtype
-    if x.dtype == dtype and _passes.in_place_inference(x, layer):
-        if network is not None:
-            logits, _ = network.forward(x.mean((2, 3)))
-            beta = torch.sigmoid(logits)[:, :, None, None]
-        return _in_place_inference(x, p1, p2, beta)
-    return acon_forward(_passes(x, layer), x, p1, p2, beta, network, layer)[0]
+    if network is None:
+        if records_graph(x, p1, p2, beta):
+            return AconFunction.apply(x, p1, p2, beta, None, layer)
+        if x.dtype == beta.dtype and _passes.in_place_inference(x, layer):
+            return _in_place_inference(x, p1, p2, beta)
+        return _passes(x, layer).forward(x, p1, p2, beta, False, layer)
+    parameters = network.parameters
+    if records_graph(x, p1, p2, *parameters):
+        return AconFunction.apply(x, p1, p2, None, network, layer, *parameters)
+    if x.dtype == parameters[0].dtype and _passes.in_place_inference(x, layer):
+        logits, _ = network.forward(x.mean((2, 3)))
+        return _in_place_inference(x, p1, p2,
+                                   torch.sigmoid(logits)[:, :, None, None])
+    return acon_forward(_passes(x, layer), x, p1, p2, None, network, layer)[0]
 
 
 def _in_place_inference(x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],

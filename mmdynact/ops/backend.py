@@ -141,13 +141,6 @@ def _decide(backend: str, device: torch.device) -> str:
 COMPILED_FROM_ELEMENTS = 1 << 20
 
 
-def inference_in_place(x: torch.Tensor, form: str) -> bool:
-    """Whether a call without autograd on ``x`` in ``form`` is best run as a
-    few in-place aten ops (eager, or compiled on a small input)."""
-    return form == 'eager' or (form == 'compiled'
-                               and x.numel() < COMPILED_FROM_ELEMENTS)
-
-
 class FormPasses:
     """A kernel family's passes in every form: ``passes(x, layer)`` gives
     those of the form ``x``'s device runs (:func:`kernel_form`).
@@ -170,8 +163,12 @@ class FormPasses:
     def in_place_inference(self,
                            x: torch.Tensor,
                            layer: Optional[str] = None) -> bool:
-        """:func:`inference_in_place` for ``x``'s form."""
-        return inference_in_place(x, kernel_form(x.device, layer))
+        """Whether a call without autograd on ``x`` is best run as a few
+        in-place aten ops: in the eager form, or in the compiled form on an
+        input below :data:`COMPILED_FROM_ELEMENTS`."""
+        form = kernel_form(x.device, layer)
+        return form == 'eager' or (form == 'compiled'
+                                   and x.numel() < COMPILED_FROM_ELEMENTS)
 
 
 def _variant_key(args: tuple) -> tuple:

@@ -546,10 +546,13 @@ def _folded_conv(weight: Tensor, norm: FunnelNorm, mean: Tensor, var: Tensor,
                  dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
     """``(scale w, shift)`` in ``dtype``: the batch norm folded into the
     depthwise conv, kept while the running statistics and parameters it
-    comes from are unchanged (evaluation)."""
+    comes from are unchanged (evaluation). Inference tensors (parameters
+    made under ``torch.inference_mode``) have no version counter to tell a
+    change by, so their fold is made anew on every call."""
     versions = None
-    if not norm.batch_stats:
-        sources = (weight, mean, var, norm.weight, norm.bias)
+    sources = (weight, mean, var, norm.weight, norm.bias)
+    if not norm.batch_stats and not any(t is not None and t.is_inference()
+                                        for t in sources):
         versions = (dtype, norm.eps) + tuple(
             None if t is None else (id(t), t._version) for t in sources)
         found = _FOLDED.get(id(weight))

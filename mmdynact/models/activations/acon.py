@@ -23,7 +23,7 @@ from mmdynact.ops import Acon, HyperNetwork, acon, acon_op
 from mmdynact.ops.acon import AconFunction
 from mmdynact.ops.hyper_network import check_batch
 from .base import ChannelActivation, positive_int
-from .dispatch import runs_formula, runs_staged
+from .dispatch import FORMULA, STAGED, call_path
 from .registry import ActivationSpec, register_activation
 
 _ACON = ActivationSpec(
@@ -53,10 +53,11 @@ class _Acon(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        if runs_formula(x):
+        path = call_path(x)
+        if path is FORMULA:
             return self.formula(x)
         p1, p2 = self._switch()
-        if runs_staged():
+        if path is STAGED:
             return acon_op(x, p1, p2, self.beta)
         return acon(x, Acon(p1, p2, self.beta), type(self).__name__)
 
@@ -187,9 +188,10 @@ class MetaAconC(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        if runs_formula(x):
+        path = call_path(x)
+        if path is FORMULA:
             return self.formula(x)
-        if runs_staged():
+        if path is STAGED:
             return acon_op(x, self.p1, self.p2, self.switching_factor(x))
         network = HyperNetwork.of(
             self._network(x.shape[0]), self, 'switching network')

@@ -59,11 +59,29 @@ def exporting() -> bool:
     """Whether a model is being exported or traced now: under
     ``torch.onnx.export`` (both exporters), ``torch.export`` and
     ``torch.jit.trace``, except the traces of FLOP counting
-    (:func:`staged`). False in eager runs and under ``torch.compile``."""
+    (:func:`staged`). False in eager runs and under ``torch.compile``.
+
+    Both ONNX exporters run the model traced (``torch.jit``'s tracer, or
+    ``torch.export``, where dynamo's flag is up), so the ONNX flags are read
+    only under a trace."""
     if torch.compiler.is_compiling():
         return torch.compiler.is_exporting()
-    return torch.onnx.is_in_onnx_export() or (torch.jit.is_tracing()
-                                              and not _staged)
+    return torch.jit.is_tracing() and (not _staged
+                                       or torch.onnx.is_in_onnx_export())
+
+
+#: the paths of a layer call (see the module doc), as :func:`call_path`
+#: names them
+NODE, STAGED, FORMULA = 'node', 'staged', 'formula'
+
+
+def call_path(x: Tensor) -> str:
+    """The path a layer call on ``x`` takes: :data:`FORMULA` where
+    :func:`runs_formula`, else :data:`STAGED` where :func:`runs_staged`,
+    else :data:`NODE`."""
+    if runs_formula(x):
+        return FORMULA
+    return STAGED if runs_staged() else NODE
 
 
 def runs_formula(x: Tensor) -> bool:

@@ -32,7 +32,7 @@ from mmdynact.ops import (HyperNetwork, Pieces, SpatialAttention,
 from mmdynact.ops.hyper_network import check_batch
 from mmdynact.ops.piecewise_linear_max import PiecewiseLinearMaxFunction
 from .base import ChannelActivation, finite_float, positive_int
-from .dispatch import runs_formula, runs_staged
+from .dispatch import FORMULA, STAGED, call_path
 from .registry import ActivationSpec, register_activation
 
 #: the hyper-function's activation (stateless, shared)
@@ -130,9 +130,10 @@ class _DyReLU(ChannelActivation):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        if runs_formula(x):
+        path = call_path(x)
+        if path is FORMULA:
             return self.formula(x)
-        if runs_staged():
+        if path is STAGED:
             return piecewise_linear_max_op(
                 x, self.hyper_function(x.mean(dim=tuple(range(2, x.dim())))),
                 self.pieces())
@@ -243,14 +244,15 @@ class DyReLUC(_DyReLU):
 
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
-        if runs_formula(x):
+        path = call_path(x)
+        if path is FORMULA:
             return self.formula(x)
         norm = self.spatial_norm
         if isinstance(norm, _BatchNorm):
             check_batch(norm,
                         x.numel() // x.shape[1], 'DyReLUC',
                         'spatial attention')
-        if runs_staged():
+        if path is STAGED:
             theta = self.hyper_function(x.mean(dim=(2, 3)))
             return piecewise_linear_max_op(x, theta, self.pieces(),
                                            self._logits(x), self._temperature)

@@ -20,7 +20,7 @@ from mmdynact.ops.funnel import FunnelMaxFunction
 from mmdynact.ops.hyper_network import (batch_statistics, check_batch,
                                         stage_momentum, synchronises)
 from .base import ChannelActivation
-from .dispatch import runs_formula, runs_staged
+from .dispatch import FORMULA, NODE, STAGED, call_path
 from .registry import ActivationSpec, register_activation
 
 
@@ -81,15 +81,16 @@ class FReLU(ChannelActivation):
     def forward(self, x: Tensor) -> Tensor:
         self.check_input(x)
         norm = self.funnel_norm
-        if runs_formula(x) or not _fusable(norm):
+        path = call_path(x)
+        if path is FORMULA or not _fusable(norm):
             return self.formula(x)
         check_batch(norm, x.numel() // x.shape[1], 'FReLU', 'funnel')
         updates = norm.training and norm.track_running_stats
         momentum = stage_momentum(norm) if updates else None
         fused = FunnelNorm(norm.weight, norm.bias, norm.running_mean,
                            norm.running_var, norm.eps, batch_statistics(norm),
-                           None if runs_staged() else momentum)
-        if not runs_staged():
+                           None if path is STAGED else momentum)
+        if path is NODE:
             return funnel_max(x, self.funnel_conv.weight, fused, 'FReLU')
         y, mean, var = funnel_max_op(x, self.funnel_conv.weight, fused)
         if momentum is not None:
