@@ -330,3 +330,35 @@ def test_staged_path_matches_the_formula(name, form):
     y_ref, grads_ref = forward_backward(reference, x, grad, None)
     torch.testing.assert_close(y, y_ref)
     assert_grads_close(grads, grads_ref)
+
+
+@pytest.mark.parametrize('form', ['eager', 'compiled', 'triton'])
+@pytest.mark.parametrize('present', ['beta', 'p2', 'p1', 'p1 p2'])
+@pytest.mark.parametrize(
+    'per_sample', [False, True], ids=['beta_c', 'beta_nc'])
+def test_acon_node_takes_any_parameters(form, present, per_sample):
+    # the node's sums hold the slots of the parameters present (beta, then
+    # p2, then p1), whichever are: p1 without p2 included
+    from mmdynact.models.activations.acon import acon_formula
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, 4, 6, dtype=torch.float64, generator=gen)
+    grad = torch.randn(x.shape, dtype=torch.float64, generator=gen)
+
+    def param(rows=1):
+        return torch.randn(
+            rows, 5, 1, 1, dtype=torch.float64,
+            generator=gen).requires_grad_()
+
+    p1 = param() if 'p1' in present else None
+    p2 = param() if 'p2' in present else None
+    beta = param(3 if per_sample else 1)
+    leaves = [t for t in (x, p1, p2, beta) if t is not None]
+    x.requires_grad_()
+    with ops.use_backend(form):
+        y = ops.acon(x, ops.Acon(p1, p2, beta))
+    grads = torch.autograd.grad(y, leaves, grad)
+    expected = acon_formula(x, 1 if p1 is None else p1,
+                            0 if p2 is None else p2, beta)
+    torch.testing.assert_close(y, expected)
+    for got, want in zip(grads, torch.autograd.grad(expected, leaves, grad)):
+        torch.testing.assert_close(got, want)

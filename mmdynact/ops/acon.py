@@ -43,8 +43,9 @@ from .triton_support import (REDUCE, STREAM, kernel_input, match_layout,
                              row_launch, row_sample, row_tile, row_tiling,
                              sample_start, tl, triton)
 
-#: sums per (sample, channel) in backward: beta's, then p2's, then p1's
-BETA, P2, P1 = 0, 1, 2
+#: the slot of beta's sums per (sample, channel) in backward; p2's and
+#: p1's follow, those of the parameters present
+BETA = 0
 
 # ---------------------------------------------------------------- Triton
 
@@ -96,13 +97,15 @@ def _gradients(x, grad, dp, p2, beta):
 def _store_sums(partial_ptr, n, c, C, c_ok, beta_sum, p2_sum, p1_sum,
                 HAS_P1: tl.constexpr, HAS_P2: tl.constexpr,
                 SLOTS: tl.constexpr):
-    """Store a chunk's sums at ``partial[n, c, chunk, slot]``."""
+    """Store a chunk's sums at ``partial[n, c, chunk, slot]``, the slots
+    those of the parameters present, in the order beta, p2, p1."""
     at = partial_ptr + partial_index(n, c, C) * SLOTS
     tl.store(at, tl.sum(beta_sum, axis=1), mask=c_ok)
     if HAS_P2:
-        tl.store(at + 1, tl.sum(p2_sum, axis=1), mask=c_ok)
+        at += 1
+        tl.store(at, tl.sum(p2_sum, axis=1), mask=c_ok)
     if HAS_P1:
-        tl.store(at + 2, tl.sum(p1_sum, axis=1), mask=c_ok)
+        tl.store(at + 1, tl.sum(p1_sum, axis=1), mask=c_ok)
 
 
 @triton.jit(do_not_specialize=['C', 'S', 'CHUNK'])
@@ -446,24 +449,26 @@ _passes = FormPasses(_Triton(), _Torch)
 # --------------------------------------------------------- the one node
 
 
-def _channel_grad(sums: Tensor, slot: int, param: Tensor) -> Tensor:
-    """A per-channel parameter's gradient from the per-(n, c) sums."""
-    return sums[:, :, slot].sum(0).view_as(param).to(param.dtype)
+def _as_grad(total: Tensor, param: Tensor) -> Tensor:
+    """A sum shaped and typed as ``param``'s gradient."""
+    grad = total.view_as(param)
+    return grad if grad.dtype == param.dtype else grad.to(param.dtype)
 
 
 def apply_backward(passes, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
                    p2: Optional[Tensor], beta: Tensor, layer: str):
     """``(grad_x, grad_p1, grad_p2, grad_beta)`` of ``y(x, p1, p2, beta)``
     with ``beta`` given (``(1, C, 1, 1)`` or ``(N, C, 1, 1)``); None for
-    absent parameters."""
+    absent parameters. The per-channel gradients come from one sum over
+    the samples of the per-(n, c) sums."""
     grad_x, sums = passes.backward(x, grad_y, p1, p2, beta, layer)
-    if beta.shape[0] == 1:
-        grad_beta = _channel_grad(sums, BETA, beta)
-    else:
-        grad_beta = sums[:, :, BETA].view_as(beta).to(beta.dtype)
-    grad_p2 = None if p2 is None else _channel_grad(sums, P2, p2)
-    grad_p1 = None if p1 is None else _channel_grad(sums, P1, p1)
-    return grad_x, grad_p1, grad_p2, grad_beta
+    channel_sums = iter(sums.sum(0).unbind(1))
+    grad_beta = next(channel_sums)
+    if beta.shape[0] > 1:
+        grad_beta = sums.select(2, BETA)
+    grad_p2 = None if p2 is None else _as_grad(next(channel_sums), p2)
+    grad_p1 = None if p1 is None else _as_grad(next(channel_sums), p1)
+    return grad_x, grad_p1, grad_p2, _as_grad(grad_beta, beta)
 
 
 def acon_forward(passes, x: Tensor, p1: Optional[Tensor], p2: Optional[Tensor],
@@ -504,15 +509,16 @@ class AconFunction(torch.autograd.Function):
             return grad_x, grad_p1, grad_p2, grad_beta, None, None
         sums = passes.meta_sums(x, grad_y, p1, p2, beta, layer)
         need_x = ctx.needs_input_grad[0]
-        d_logits = sums[:, :, BETA].to(network.parameters[0].dtype)
+        d_logits = sums.select(2, BETA).to(network.parameters[0].dtype)
         d_mean, network_grads = network.backward(ctx.state, d_logits, need_x,
                                                  ctx.needs_input_grad[6:])
         grad_x = None
         if need_x:
             grad_x = passes.meta_input_gradient(x, grad_y, p1, p2, beta,
                                                 d_mean.to(beta.dtype), layer)
-        return (grad_x, _channel_grad(sums, P1, p1),
-                _channel_grad(sums, P2, p2), None, None, None, *network_grads)
+        _, sum_p2, sum_p1 = sums.sum(0).unbind(1)
+        return (grad_x, _as_grad(sum_p1, p1), _as_grad(sum_p2, p2), None,
+                None, None, *network_grads)
 
 
 # ------------------------------------------- custom op (torch.compile)
