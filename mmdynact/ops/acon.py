@@ -517,8 +517,8 @@ class AconFunction(torch.autograd.Function):
             grad_x = passes.meta_input_gradient(x, grad_y, p1, p2, beta,
                                                 d_mean.to(beta.dtype), layer)
         _, sum_p2, sum_p1 = sums.sum(0).unbind(1)
-        return (grad_x, _as_grad(sum_p1, p1), _as_grad(sum_p2, p2), None,
-                None, None, *network_grads)
+        return (grad_x, _as_grad(sum_p1, p1), _as_grad(sum_p2, p2), None, None,
+                None, *network_grads)
 
 
 # ------------------------------------------- custom op (torch.compile)
