@@ -579,8 +579,20 @@ def _torch_input_gradient(x: Tensor, grad_y: Tensor, theta: Tensor,
     return from_3d(grad_x.to(x.dtype), x, channel_dim), grad_weight
 
 
+def _for_each_channel(theta: Tensor, channels: int) -> Tensor:
+    """DY-ReLU-A's coefficients ``(N, 2K)``, shared by all channels, written
+    out for each of ``channels``, ``(N, C * 2K)``: inductor compiles loops
+    over per-(n, c) coefficients faster than its broadcast of per-sample
+    ones (the forward and the theta gradient of DY-ReLU-A, about 1.1x and
+    2x at 16x64x56x56 on CPU)."""
+    n = theta.shape[0]
+    return theta.view(n, 1, -1).expand(n, channels, -1).reshape(n, -1)
+
+
 class _Torch:
-    """The passes in plain PyTorch, ``compiled`` or ``eager``."""
+    """The passes in plain PyTorch, ``compiled`` or ``eager``. DY-ReLU-A's
+    forward and theta gradient run as DY-ReLU-B's on its coefficients
+    written out per channel (:func:`_for_each_channel`)."""
 
     def __init__(self, form: str) -> None:
         self.form = form
@@ -597,13 +609,20 @@ class _Torch:
 
     def forward(self, x: Tensor, theta: Tensor, pieces: Pieces,
                 attn: Optional[Attention], layer: str) -> Tensor:
+        if _shared(theta, pieces):
+            theta = _for_each_channel(theta, x.shape[1])
         return _torch_forward(self.form, x, theta, pieces,
                               *(attn or (None, ) * 3))
 
     def theta_gradient(self, x: Tensor, grad_y: Tensor, theta: Tensor,
                        pieces: Pieces, layer: str) -> Tensor:
-        return _torch_theta_gradient(self.form, x, grad_y, theta, pieces, None,
-                                     None, None)[0]
+        if not _shared(theta, pieces):
+            return _torch_theta_gradient(self.form, x, grad_y, theta, pieces,
+                                         None, None, None)[0]
+        grad = _torch_theta_gradient(self.form, x, grad_y,
+                                     _for_each_channel(theta, x.shape[1]),
+                                     pieces, None, None, None)[0]
+        return grad.view(theta.shape[0], x.shape[1], -1).sum(1)
 
     def attention_gradients(self, x: Tensor, grad_y: Tensor, theta: Tensor,
                             pieces: Pieces, attn: Attention,
