@@ -462,12 +462,12 @@ def apply_backward(passes, x: Tensor, grad_y: Tensor, p1: Optional[Tensor],
     absent parameters. The per-channel gradients come from one sum over
     the samples of the per-(n, c) sums."""
     grad_x, sums = passes.backward(x, grad_y, p1, p2, beta, layer)
-    channel_sums = iter(sums.sum(0).unbind(1))
-    grad_beta = next(channel_sums)
-    if beta.shape[0] > 1:
-        grad_beta = sums.select(2, BETA)
-    grad_p2 = None if p2 is None else _as_grad(next(channel_sums), p2)
-    grad_p1 = None if p1 is None else _as_grad(next(channel_sums), p1)
+    channel_sums = sums.sum(0).unbind(1)
+    grad_beta = (
+        channel_sums[BETA] if beta.shape[0] == 1 else sums.select(2, BETA))
+    others = iter(channel_sums[BETA + 1:])
+    grad_p2 = None if p2 is None else _as_grad(next(others), p2)
+    grad_p1 = None if p1 is None else _as_grad(next(others), p1)
     return grad_x, grad_p1, grad_p2, _as_grad(grad_beta, beta)
 
 

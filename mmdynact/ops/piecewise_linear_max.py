@@ -538,9 +538,6 @@ def _torch_theta_gradient(x: Tensor, grad_y: Tensor, theta: Tensor,
     sums_b = torch.stack(
         [torch.where(wins, grad, 0).sum(spatial_dim) for wins in chosen], -1)
     k = pieces.k
-    if theta.shape[1] == 2 * k:  # shared by all channels (DY-ReLU-A)
-        sums_a = sums_a.sum(1, keepdim=True)
-        sums_b = sums_b.sum(1, keepdim=True)
     sig = torch.sigmoid(theta.reshape(theta.shape[0], -1, 2, k).to(dtype))
     grad_theta = torch.stack(
         [sums_a * pieces.lambda_a, sums_b * pieces.lambda_b], 2) * (2 * sig *
