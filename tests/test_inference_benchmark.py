@@ -11,7 +11,8 @@ from mmdynact.analysis.inference_benchmark import (PLAIN_TARGET, LayerLatency,
 from mmdynact.cli.benchmark_inference import parse_args
 from mmdynact.models.activations import fused_activations
 from mmdynact.models.activations.dispatch import formulas, runs_formula
-from tests.test_benchmark_tools import run_tool, table_cells, table_rows
+from tests.test_benchmark_tools import (assert_timed_forms, run_tool,
+                                        table_cells, table_rows)
 
 FUSED = list(fused_activations())
 ACON = 'configs/acon/resnet50_acon-c_8xb32_in1k.py'
@@ -87,11 +88,7 @@ def test_inference_tool_times_layers_and_models(tmp_path):
     layers = table_cells(out, FUSED)
     assert list(layers) == FUSED  # every layer with kernels, by default
     for cells in layers.values():
-        assert [key for key in cells
-                if key.endswith(' ms')] == ['eager ms', 'plain ms', 'relu ms']
-        assert all(
-            float(cells[f'{form} ms']) > 0
-            for form in ('eager', 'plain', 'relu'))
+        assert_timed_forms(cells, ('eager', 'plain', 'relu'))
         # the CPU target is for the compiled form, which was not timed
         assert cells['compiled / plain'] == 'needs --forms compiled'
         assert cells['target'] == f'<= {PLAIN_TARGET}x plain'

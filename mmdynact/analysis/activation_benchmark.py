@@ -267,29 +267,42 @@ def ratio_text(result, form: str, reference: str) -> str:
     return f'{result.times[form] / result.times[reference]:.2f}x'
 
 
+def form_columns(forms: Sequence[str], cuda: bool) -> List[str]:
+    """The headers of a table's time columns: ms per form, and its host us
+    on CUDA."""
+    columns = []
+    for form in forms:
+        columns += [f'{form} ms'] + ([f'{form} host us'] if cuda else [])
+    return columns
+
+
+def form_cells(result, forms: Sequence[str], cuda: bool) -> List[str]:
+    """A result's cells under :func:`form_columns` (``-`` for a form not
+    timed); ``result`` has ``times`` and ``host_times`` per form."""
+    cells = []
+    for form in forms:
+        timed = form in result.times
+        cells.append(milliseconds(result.times[form]) if timed else '-')
+        if cuda:
+            cells.append(
+                f'{result.host_times[form] * 1e6:.0f}' if timed else '-')
+    return cells
+
+
 def table(results: List[Measurement], forms: Sequence[str],
           device: torch.device) -> str:
     """The results as a Markdown table, a column per form timed (and its
     host time on CUDA)."""
     cuda = device.type == 'cuda'
     target = target_form(device)
-    header = ['layer']
-    for form in forms:
-        header += [f'{form} ms'] + ([f'{form} host us'] if cuda else [])
-    header += [
+    header = ['layer'] + form_columns(forms, cuda) + [
         f'{target} / plain', f'{target} / relu', 'time target',
         f'memory / input (<= {MEMORY_TARGET}x)', 'plain memory',
         'first call s', 'met'
     ]
     lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
     for r in results:
-        row = [r.name]
-        for form in forms:
-            timed = form in r.times
-            row.append(milliseconds(r.times[form]) if timed else '-')
-            if cuda:
-                row.append(f'{r.host_times[form] * 1e6:.0f}' if timed else '-')
-        row += [
+        row = [r.name] + form_cells(r, forms, cuda) + [
             ratio_text(r, target, 'plain'),
             ratio_text(r, target, 'relu'),
             target_text(r.name, device),

@@ -40,8 +40,9 @@ from mmdynact import ops
 from mmdynact.models.activations import (ACTIVATIONS, ChannelActivation,
                                          fused_activations)
 from mmdynact.models.activations.dispatch import formulas
-from .activation_benchmark import (KERNEL_FORMS, check_request, main_form,
-                                   missing_forms, ratio_text, target_form)
+from .activation_benchmark import (KERNEL_FORMS, check_request, form_cells,
+                                   form_columns, main_form, missing_forms,
+                                   ratio_text, target_form)
 from .complexity import relu_twin
 from .from_config import DEFAULT_SHAPES, TensorForward, model_to_run
 from .synthetic_batch import synthetic_batch
@@ -210,10 +211,7 @@ def layer_table(results: Sequence[LayerLatency], forms: Sequence[str],
     cuda = device.type == 'cuda'
     target = target_form(device)
     main = main_form(forms, device)
-    header = ['layer']
-    for form in forms:
-        header += [f'{form} ms'] + ([f'{form} host us'] if cuda else [])
-    header += [
+    header = ['layer'] + form_columns(forms, cuda) + [
         f'{target} / plain', f'{target} / relu', 'target',
         f'first call s ({main or "-"})', 'met'
     ]
@@ -221,15 +219,8 @@ def layer_table(results: Sequence[LayerLatency], forms: Sequence[str],
                    if has_target(device, dtype) else '- (CPU fp32 only)')
     lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
     for r in results:
-        row = [r.name]
-        for form in forms:
-            timed_ = form in r.times
-            row.append(milliseconds(r.times[form]) if timed_ else '-')
-            if cuda:
-                row.append(
-                    f'{r.host_times[form] * 1e6:.0f}' if timed_ else '-')
         first = r.first_calls.get(main)
-        row += [
+        row = [r.name] + form_cells(r, forms, cuda) + [
             ratio_text(r, target, 'plain'),
             ratio_text(r, target, 'relu'),
             'reference only'
