@@ -362,3 +362,51 @@ def test_acon_node_takes_any_parameters(form, present, per_sample):
     torch.testing.assert_close(y, expected)
     for got, want in zip(grads, torch.autograd.grad(expected, leaves, grad)):
         torch.testing.assert_close(got, want)
+
+
+ACON_NAMES = ['AconA', 'AconB', 'AconC', 'MetaAconC']
+
+
+@pytest.mark.compiled
+@pytest.mark.parametrize('name', ACON_NAMES)
+def test_acon_inference_compiles_one_fused_kernel_per_layout(
+        name, monkeypatch):
+    # in the compiled form on a CPU, ACON-B/C and Meta-ACON without
+    # autograd run one fused kernel for inputs of 2**15 elements or more,
+    # compiled once for all sizes; smaller inputs, and ACON-A below 2**20
+    # elements (where aten's sigmoid is as fast), run as written
+    from mmdynact.ops.acon import _inference
+    monkeypatch.setattr(_inference, 'variants', {})
+    layer = make(name, 8).eval()
+    with ops.use_backend('compiled'), torch.inference_mode():
+        for shape in [(4, 8, 32, 32), (3, 8, 41, 37), (2, 8, 5, 5),
+                      (2, 8, 256, 260)]:
+            for layout in (torch.contiguous_format, torch.channels_last):
+                x = torch.randn(shape).to(memory_format=layout)
+                y = layer(x)
+                torch.testing.assert_close(y, layer.formula(x))
+                assert y.is_contiguous(memory_format=layout)
+    assert len(_inference.variants) == 2
+
+
+def test_acon_inference_runs_as_written_when_fusing_fails(monkeypatch):
+
+    def broken_compile(fn, *args):
+        raise RuntimeError('no C++ compiler')
+
+    monkeypatch.setattr(backend, 'standalone_compiled', broken_compile)
+    monkeypatch.setattr(backend, '_broken', {})
+    layer = make('AconC', 8).eval()
+    x = torch.randn(4, 8, 32, 32)
+    with ops.use_backend('auto'), torch.inference_mode():
+        with pytest.warns(
+                UserWarning,
+                match='fused inference kernels do not work on cpu '
+                '\\(RuntimeError: no C\\+\\+ compiler\\)'):
+            torch.testing.assert_close(layer(x), layer.formula(x))
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # warned once only
+            torch.testing.assert_close(layer(x), layer.formula(x))
+    with ops.use_backend('compiled'), torch.inference_mode():
+        with pytest.raises(RuntimeError, match='no C\\+\\+ compiler'):
+            layer(x)

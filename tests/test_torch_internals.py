@@ -48,3 +48,31 @@ def test_each_copy_has_a_dynamo_cache_of_its_own():
             second(torch.ones(6, 2, dtype=torch.float64), 2.0),
             torch.full((6, 2), 2.0, dtype=torch.float64))
     torch._dynamo.reset()
+
+
+def _scaled_sigmoid(x, scale):
+    return x * torch.sigmoid(scale * x)
+
+
+@pytest.mark.compiled
+def test_a_standalone_compile_serves_any_sizes_and_asserts_equal_ones():
+    scale = torch.rand(1, 3, 1, 1)
+    fused = torch_internals.standalone_compiled(_scaled_sigmoid,
+                                                torch.randn(4, 3, 5, 5), scale)
+    for shape in [(4, 3, 5, 5), (2, 3, 7, 9), (6, 3, 2, 11)]:
+        x = torch.randn(shape)
+        torch.testing.assert_close(fused(x, scale), _scaled_sigmoid(x, scale))
+    with pytest.raises(AssertionError):  # the trace equated the channels
+        fused(torch.randn(2, 4, 5, 5), scale)
+
+
+def test_a_standalone_compile_refuses_a_trace_that_assumes_sizes():
+
+    def doubled_if_long(x):
+        return x * 2 if x.shape[0] > 3 else x
+
+    with pytest.raises(
+            RuntimeError,
+            match='doubled_if_long: its trace '
+            'assumes .* of the sizes'):
+        torch_internals.standalone_compiled(doubled_if_long, torch.randn(5, 2))

@@ -42,7 +42,7 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 import torch
 
 from . import triton_support
-from .torch_internals import compiled_copy
+from .torch_internals import compiled_copy, standalone_compiled
 
 BACKENDS = ('auto', 'triton', 'compiled', 'eager')
 ENV_VAR = 'MMDYNACT_BACKEND'
@@ -136,8 +136,9 @@ def _decide(backend: str, device: torch.device) -> str:
 
 
 #: the fewest elements for which a call of the compiled torch form without
-#: autograd pays off: below, its fixed cost (dynamo's cache lookup and
-#: guards, about 75 us on a CPU) outweighs what fusing saves
+#: autograd pays off off the CPU (on a CPU an :class:`InferenceKernel` fuses
+#: without dynamo): below, dynamo's cache lookup and guards (about 25 us
+#: per call on a CPU) outweigh what fusing saves
 COMPILED_FROM_ELEMENTS = 1 << 20
 
 
@@ -160,15 +161,18 @@ class FormPasses:
     def __call__(self, x: torch.Tensor, layer: Optional[str] = None):
         return self._forms[kernel_form(x.device, layer)]
 
-    def in_place_inference(self,
-                           x: torch.Tensor,
-                           layer: Optional[str] = None) -> bool:
-        """Whether a call without autograd on ``x`` is best run as a few
-        in-place aten ops: in the eager form, or in the compiled form on an
-        input below :data:`COMPILED_FROM_ELEMENTS`."""
+    def inference_form(self,
+                       x: torch.Tensor,
+                       layer: Optional[str] = None) -> Optional[str]:
+        """The form of an :class:`InferenceKernel` for a call without
+        autograd on ``x``: ``'compiled'`` on a CPU in the compiled form,
+        ``'eager'`` in the eager form, or on an input below
+        :data:`COMPILED_FROM_ELEMENTS` elsewhere in the compiled form; None
+        where the form's passes are faster (Triton, larger inputs)."""
         form = kernel_form(x.device, layer)
-        return form == 'eager' or (form == 'compiled'
-                                   and x.numel() < COMPILED_FROM_ELEMENTS)
+        if form == 'compiled' and x.device.type != 'cpu':
+            return 'eager' if x.numel() < COMPILED_FROM_ELEMENTS else None
+        return None if form == 'triton' else form
 
 
 def _variant_key(args: tuple) -> tuple:
@@ -233,18 +237,108 @@ class TorchKernel:
             return self.fn(*args)
         detached = tuple(arg.detach() if isinstance(arg, torch.Tensor) else arg
                          for arg in args)
-        if _backend != 'auto':
-            return self._run_compiled(detached)
-        try:
-            return self._run_compiled(detached)
-        except Exception as exc:
-            result = self.fn(*args)  # raises if the input is at fault
-            _fall_back(
-                'compiled', device_type, f'{type(exc).__name__}: '
-                f'{str(exc).splitlines()[0][:200]}')
-            return result
+        return _compiled_or_fall_back('compiled', device_type,
+                                      lambda: self._run_compiled(detached),
+                                      self.fn, args)
+
+
+def _compiled_or_fall_back(form: str, device_type: str, run: Callable,
+                           fn: Callable, args: tuple):
+    """``run()``, a compiled ``fn(*args)``. Under ``'auto'``, if it fails
+    where ``fn(*args)`` does not (which raises the input's own errors),
+    ``form`` is recorded as broken on ``device_type`` (one warning) and
+    ``fn``'s result returned."""
+    if _backend != 'auto':
+        return run()
+    try:
+        return run()
+    except Exception as exc:
+        result = fn(*args)  # raises if the input is at fault
+        _fall_back(
+            form, device_type, f'{type(exc).__name__}: '
+            f'{str(exc).splitlines()[0][:200]}')
+        return result
 
 
 def torch_kernel(fn: Callable) -> TorchKernel:
     """Decorator form of :class:`TorchKernel`."""
     return TorchKernel(fn)
+
+
+#: the fewest elements for which an :class:`InferenceKernel` runs inductor's
+#: fused kernel on a CPU: below, its few aten ops as written are as fast
+FUSED_INFERENCE_FROM_ELEMENTS = 1 << 15
+#: the name of an :class:`InferenceKernel`'s fused form in :data:`_broken`
+FUSED_INFERENCE = 'fused inference'
+
+
+class InferenceKernel:
+    """A pure tensor function for calls without autograd on a CPU:
+    ``kernel(form, x, *args)`` runs it as written (``form='eager'``, or an
+    input ``x`` below :data:`FUSED_INFERENCE_FROM_ELEMENTS`) or as one fused
+    inductor kernel called without dynamo (``'compiled'``,
+    :func:`~.torch_internals.standalone_compiled`): a few microseconds of
+    fixed cost against dynamo's 25 or so, so that fusing pays off from
+    inputs of tens of thousands of elements.
+
+    Each variant of the arguments (as :class:`TorchKernel`'s) is compiled
+    once, for all sizes. ``x`` neither contiguous nor channels-last, and
+    calls under autocast, run as written. Under ``'auto'`` a compile that
+    fails is reported once and the function run as written from then on.
+
+    Args:
+        fn: The function. It takes tensors (``x`` first, on the CPU), None
+            or Python constants, returns a tensor, and changes none of its
+            inputs (its in-place ops act on its own temporaries).
+    """
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.variants: Dict[tuple, Callable] = {}
+        functools.update_wrapper(self, fn)
+
+    def _fused_key(self, form: str, x: torch.Tensor,
+                   args: tuple) -> Optional[tuple]:
+        """The variant of ``(x, *args)`` (as :func:`_variant_key`, but for
+        calls without autograd nor autocast on a CPU), or None where the
+        call runs as written."""
+        if (form != 'compiled' or x.numel() < FUSED_INFERENCE_FROM_ELEMENTS
+                or torch.is_autocast_enabled('cpu')):
+            return None
+        contiguous = x.is_contiguous()
+        if not (contiguous
+                or x.is_contiguous(memory_format=torch.channels_last)):
+            return None
+        if _backend == 'auto' and (FUSED_INFERENCE, 'cpu') in _broken:
+            return None
+        return (x.dtype, contiguous, tuple(map(_is_one, x.shape))) + tuple(
+            (arg.dtype, tuple(map(_is_one, arg.shape)),
+             arg.is_contiguous()) if isinstance(arg, torch.Tensor) else arg
+            for arg in args)
+
+    def _run_fused(self, key: tuple, args: tuple) -> torch.Tensor:
+        fused = self.variants.get(key)
+        if fused is None:
+            fused = standalone_compiled(self.fn, *args)
+            self.variants[key] = fused
+        return fused(*args)
+
+    def __call__(self, form: str, x: torch.Tensor, *args) -> torch.Tensor:
+        """``fn(x, *args)`` in ``form``, ``'compiled'`` only for an ``x``
+        on the CPU."""
+        key = self._fused_key(form, x, args)
+        if key is None:
+            return self.fn(x, *args)
+        args = (x, ) + args
+        return _compiled_or_fall_back(FUSED_INFERENCE, 'cpu',
+                                      lambda: self._run_fused(key, args),
+                                      self.fn, args)
+
+
+def _is_one(size: int) -> bool:
+    return size == 1
+
+
+def inference_kernel(fn: Callable) -> InferenceKernel:
+    """Decorator form of :class:`InferenceKernel`."""
+    return InferenceKernel(fn)
