@@ -394,6 +394,8 @@ def test_acon_inference_runs_as_written_when_fusing_fails(monkeypatch):
     def broken_compile(fn, *args):
         raise RuntimeError('no C++ compiler')
 
+    from mmdynact.ops.acon import _inference
+    monkeypatch.setattr(_inference, 'variants', {})  # none compiled yet
     monkeypatch.setattr(backend, 'standalone_compiled', broken_compile)
     monkeypatch.setattr(backend, '_broken', {})
     layer = make('AconC', 8).eval()
