@@ -398,6 +398,7 @@ def test_acon_inference_runs_as_written_when_fusing_fails(monkeypatch):
     monkeypatch.setattr(_inference, 'variants', {})  # none compiled yet
     monkeypatch.setattr(backend, 'standalone_compiled', broken_compile)
     monkeypatch.setattr(backend, '_broken', {})
+    monkeypatch.setattr(backend, '_forms', {})  # none decided yet either
     layer = make('AconC', 8).eval()
     x = torch.randn(4, 8, 32, 32)
     with ops.use_backend('auto'), torch.inference_mode():
