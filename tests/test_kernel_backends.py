@@ -364,6 +364,31 @@ def test_acon_node_takes_any_parameters(form, present, per_sample):
         torch.testing.assert_close(got, want)
 
 
+def test_the_fused_kernels_sigmoid_is_the_sigmoid():
+    # FUSED_DECOMPOSITIONS write sigmoid with exp2: within fp32 rounding
+    # and the |z| 6e-8 relative error of z log2(e) of float64's sigmoid
+    # (below fp32's smallest normal number in absolute terms, where results
+    # are subnormal), the limits and NaN kept, sigmoid_ in place
+    z = torch.cat([
+        torch.linspace(-110, 110, 22001),
+        torch.tensor([0., -0., 1e-30, -1e-30, 88.7, -88.7, 103.9, -103.9])
+    ])
+    want = torch.sigmoid(z.double())
+    got = backend.sigmoid_by_exp2(z).double()
+    bound = (
+        want * (2.4e-7 + z.abs().double() * 8e-8) +
+        torch.finfo(torch.float32).tiny)
+    assert ((got - want).abs() <= bound).all()
+    limits = backend.sigmoid_by_exp2(
+        torch.tensor([float('inf'), -float('inf'),
+                      float('nan')]))
+    assert limits[0] == 1 and limits[1] == 0 and limits[2].isnan()
+    t = z.clone()
+    in_place = backend.FUSED_DECOMPOSITIONS[torch.ops.aten.sigmoid_.default]
+    assert in_place(t) is t
+    torch.testing.assert_close(t, backend.sigmoid_by_exp2(z))
+
+
 ACON_NAMES = ['AconA', 'AconB', 'AconC', 'MetaAconC']
 
 
@@ -371,10 +396,9 @@ ACON_NAMES = ['AconA', 'AconB', 'AconC', 'MetaAconC']
 @pytest.mark.parametrize('name', ACON_NAMES)
 def test_acon_inference_compiles_one_fused_kernel_per_layout(
         name, monkeypatch):
-    # in the compiled form on a CPU, ACON-B/C and Meta-ACON without
-    # autograd run one fused kernel for inputs of 2**15 elements or more,
-    # compiled once for all sizes; smaller inputs, and ACON-A below 2**20
-    # elements (where aten's sigmoid is as fast), run as written
+    # in the compiled form on a CPU, ACON without autograd runs one fused
+    # kernel for inputs of 2**15 elements or more, compiled once for all
+    # sizes; smaller inputs run as written
     from mmdynact.ops.acon import _inference
     monkeypatch.setattr(_inference, 'variants', {})
     layer = make(name, 8).eval()
@@ -391,7 +415,7 @@ def test_acon_inference_compiles_one_fused_kernel_per_layout(
 
 def test_acon_inference_runs_as_written_when_fusing_fails(monkeypatch):
 
-    def broken_compile(fn, *args):
+    def broken_compile(fn, *args, decompositions):
         raise RuntimeError('no C++ compiler')
 
     from mmdynact.ops.acon import _inference

@@ -76,3 +76,25 @@ def test_a_standalone_compile_refuses_a_trace_that_assumes_sizes():
             match='doubled_if_long: its trace '
             'assumes .* of the sizes'):
         torch_internals.standalone_compiled(doubled_if_long, torch.randn(5, 2))
+
+
+@pytest.mark.compiled
+def test_a_standalone_compile_applies_the_decompositions_given():
+    # the decomposition replaces the op while tracing, once (what
+    # InferenceKernel relies on for its exp2 sigmoid), and the compiled
+    # call computes what the function does
+    traced = []
+
+    def as_exp2(z):
+        traced.append(z.shape)
+        return 1 / (torch.exp2(z * -1.4426950408889634) + 1)
+
+    scale = torch.rand(1, 3, 1, 1)
+    fused = torch_internals.standalone_compiled(
+        _scaled_sigmoid,
+        torch.randn(4, 3, 5, 5),
+        scale,
+        decompositions={torch.ops.aten.sigmoid.default: as_exp2})
+    assert len(traced) == 1
+    x = torch.randn(2, 3, 7, 9)
+    torch.testing.assert_close(fused(x, scale), _scaled_sigmoid(x, scale))

@@ -43,11 +43,6 @@ from .triton_support import (REDUCE, STREAM, kernel_input, match_layout,
                              row_launch, row_sample, row_tile, row_tiling,
                              sample_start, tl, triton)
 
-#: the fewest elements for which ACON-A without autograd runs the fused
-#: kernel on a CPU: below, while the tensor stays in the caches, aten's
-#: sigmoid outruns the fused kernel's exp by as much as fusing its two
-#: products saves (measured at 8x32x28x28 and 8x32x112x112)
-ACON_A_FUSED_FROM_ELEMENTS = 1 << 20
 #: the slot of beta's sums per (sample, channel) in backward; p2's and
 #: p1's follow, those of the parameters present
 BETA = 0
@@ -594,9 +589,6 @@ def acon(x: Tensor, layer_parameters: Acon, layer: str = 'acon') -> Tensor:
             return AconFunction.apply(x, p1, p2, beta, None, layer)
         form = _passes.inference_form(x, layer)
         if form is not None and x.dtype == beta.dtype:
-            if (p1 is None and p2 is None
-                    and x.numel() < ACON_A_FUSED_FROM_ELEMENTS):
-                form = 'eager'
             return _inference(form, x, p1, p2, beta)
         return _passes(x, layer).forward(x, p1, p2, beta, False, layer)
     parameters = network.parameters

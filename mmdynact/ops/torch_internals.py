@@ -21,7 +21,7 @@ Verified on torch 2.4 through 2.13 (:data:`VERIFIED_TORCH`; the third from
 2.8); ``tests/test_torch_internals.py`` fails loudly if any changes.
 """
 import types
-from typing import Callable
+from typing import Callable, Dict, Optional
 
 import sympy
 import torch
@@ -48,11 +48,15 @@ def compiled_copy(fn: Callable, name: str) -> Callable:
     return run
 
 
-def standalone_compiled(fn: Callable, *args) -> Callable:
+def standalone_compiled(fn: Callable,
+                        *args,
+                        decompositions: Optional[Dict] = None) -> Callable:
     """Inductor's compile of ``fn`` traced on ``args`` with a symbol per
     size (no duck shaping, sizes 0 and 1 kept), called without dynamo. The
     result serves inputs of any sizes, but of the dtypes, devices, size-1
     dimensions and layouts of ``args``: the caller keeps one per variant.
+    ``decompositions`` (``aten`` op overload -> function) rewrite ops while
+    tracing, before inductor sees them.
 
     Raises:
         RuntimeError: If tracing ``fn`` assumed anything of the sizes other
@@ -60,7 +64,9 @@ def standalone_compiled(fn: Callable, *args) -> Callable:
             compiled call would not check.
     """
     with fx_config.patch(use_duck_shape=False):
-        graph = make_fx(fn, tracing_mode='symbolic')(*args)
+        graph = make_fx(
+            fn, decomposition_table=decompositions,
+            tracing_mode='symbolic')(*args)
         example = next(node.meta['val'] for node in graph.graph.nodes
                        if node.op == 'placeholder'
                        and isinstance(node.meta.get('val'), torch.Tensor))

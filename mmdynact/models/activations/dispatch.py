@@ -2,7 +2,7 @@
 
 * **One node** (the default): the layer's single autograd function of
   :mod:`mmdynact.ops`, Triton kernels on CUDA, the torch form elsewhere.
-* **Staged** (:func:`runs_staged`), inside ``torch.compile``: the pooling
+* **Staged**, inside ``torch.compile``: the pooling
   and the small networks as plain modules that dynamo traces, the
   element-wise core as the family's ``torch.library`` custom op, so the
   whole model compiles without graph breaks. FLOP counting traces this
@@ -39,11 +39,6 @@ def staged() -> Iterator[None]:
         _staged -= 1
 
 
-def runs_staged() -> bool:
-    """Whether the layers take the staged path (see the module doc)."""
-    return bool(_staged) or torch.compiler.is_compiling()
-
-
 @contextlib.contextmanager
 def formulas() -> Iterator[None]:
     """Run every layer's plain formula in the enclosed code."""
@@ -77,13 +72,14 @@ NODE, STAGED, FORMULA = 'node', 'staged', 'formula'
 
 def call_path(x: Tensor) -> str:
     """The path a layer call on ``x`` takes: :data:`FORMULA` where
-    :func:`runs_formula`, else :data:`STAGED` where :func:`runs_staged`,
-    else :data:`NODE`."""
-    if runs_formula(x):
+    :func:`runs_formula`, else :data:`STAGED` inside ``torch.compile`` or
+    code enclosed by :func:`staged`, else :data:`NODE`."""
+    if _formulas or x.numel() == 0 or exporting():
         return FORMULA
-    return STAGED if runs_staged() else NODE
+    return STAGED if _staged or torch.compiler.is_compiling() else NODE
 
 
 def runs_formula(x: Tensor) -> bool:
-    """Whether a layer takes its plain formula for ``x``."""
-    return x.numel() == 0 or bool(_formulas) or exporting()
+    """Whether a layer takes its plain formula for ``x``: an input without
+    elements, code enclosed by :func:`formulas`, or :func:`exporting`."""
+    return call_path(x) is FORMULA
