@@ -177,15 +177,21 @@ class FormPasses:
         return None if form == 'triton' else form
 
 
+@functools.lru_cache(maxsize=4096)
+def _size_ones(shape: torch.Size) -> Tuple[bool, ...]:
+    """Which dimensions of ``shape`` have size 1 (memoised: every kernel
+    call reads it of each tensor argument)."""
+    return tuple(size == 1 for size in shape)
+
+
 def _variant_key(args: tuple) -> tuple:
     """What dynamo would guard on in ``args``, beside sizes > 1."""
     key = [torch.is_grad_enabled()]
     for arg in args:
         if isinstance(arg, torch.Tensor):
             key.append(
-                (arg.dtype, arg.device.type, arg.dim(),
-                 tuple(size == 1 for size in arg.shape), arg.is_contiguous(),
-                 arg.dim() == 4
+                (arg.dtype, arg.device.type, arg.dim(), _size_ones(arg.shape),
+                 arg.is_contiguous(), arg.dim() == 4
                  and arg.is_contiguous(memory_format=torch.channels_last)))
         else:
             key.append(arg)
@@ -302,8 +308,9 @@ class InferenceKernel:
     inputs of tens of thousands of elements.
 
     Each variant of the arguments (as :class:`TorchKernel`'s) is compiled
-    once, for all sizes, traced with :data:`FUSED_DECOMPOSITIONS`. ``x`` neither contiguous nor channels-last, and
-    calls under autocast, run as written. Under ``'auto'`` a compile that
+    once, for all sizes, traced with :data:`FUSED_DECOMPOSITIONS`. ``x``
+    neither contiguous nor channels-last, and calls under autocast, run as
+    written. Under ``'auto'`` a compile that
     fails is reported once and the function run as written from then on.
 
     Args:
@@ -329,10 +336,12 @@ class InferenceKernel:
             return None
         if _backend == 'auto' and (FUSED_INFERENCE, 'cpu') in _broken:
             return None
-        return (x.dtype, contiguous, tuple(map(_is_one, x.shape))) + tuple(
-            (arg.dtype, tuple(map(_is_one, arg.shape)),
-             arg.is_contiguous()) if isinstance(arg, torch.Tensor) else arg
-            for arg in args)
+        key = [x.dtype, contiguous, _size_ones(x.shape)]
+        for arg in args:
+            key.append((
+                arg.dtype, _size_ones(arg.shape),
+                arg.is_contiguous()) if isinstance(arg, torch.Tensor) else arg)
+        return tuple(key)
 
     def _compiled(self, key: tuple, args: tuple) -> torch.Tensor:
         """Compile the variant ``key`` and run it on ``args``; kept once it
@@ -358,10 +367,6 @@ class InferenceKernel:
         return _compiled_or_fall_back(FUSED_INFERENCE, 'cpu',
                                       lambda: self._compiled(key, args),
                                       self.fn, args)
-
-
-def _is_one(size: int) -> bool:
-    return size == 1
 
 
 def inference_kernel(fn: Callable) -> InferenceKernel:
